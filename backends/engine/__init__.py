@@ -1,0 +1,1 @@
+"""The execution engine: evaluates Sigma rules and `aggregate` correlations on Okta System Log streams."""

@@ -1,0 +1,65 @@
+"""The value semantics of sigma-okta, in one place.
+
+Every consumer of the rule model obeys these rules: the Python engine calls these functions, the SQL
+targets render their equivalents, and ``docs/aggregate-correlation.md`` documents them. Tests compare
+the targets against these functions, so a change here is a change of the language.
+
+- Text of a value (group keys, collapse keys, ``distinct`` and ``values``): strings are themselves;
+  booleans are ``true``/``false``; integers their decimal digits; other numbers their shortest
+  round-trip repr; an object is rendered in Okta's own ``{key=value, ...}`` map form (how the System
+  Log serialises ``debugData.behaviors``); a list as ``[a, b]``; JSON null has no text (``None``).
+- Arithmetic is IEEE-754 double. Null in, null out; ``x / 0`` is null.
+- ``round(x, n)`` rounds the shortest decimal representation of ``x`` half away from zero, so
+  ``round(99 / 200, 2)`` is 0.5 although the double nearest 0.495 lies below it.
+- Comparisons with null are unknown; and/or/not follow SQL's three-valued logic; a condition holds
+  only when it is true (unknown counts as false).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+NULL_TEXT = "NULL"  # Splunk's `fillnull value=NULL`, the text of a missing group-by or collapse value
+
+
+def text_of(value: Any) -> str | None:
+    """The canonical text of a JSON value, or None for JSON null."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if value is None:
+        return None
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return repr(value)
+    if kind is dict:
+        return "{" + ", ".join(f"{k}={_inner_text(v)}" for k, v in value.items()) + "}"
+    if kind is list:
+        return "[" + ", ".join(_inner_text(v) for v in value) + "]"
+    return str(value)
+
+
+def _inner_text(value: Any) -> str:
+    text = text_of(value)
+    return "null" if text is None else text
+
+
+def divide(numerator: float | None, denominator: float | None) -> float | None:
+    """Division with the language's null rules: null operands and a zero denominator give null."""
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return numerator / denominator
+
+
+def round_half_away(value: float | None, digits: int) -> float | None:
+    """Round the shortest decimal representation of ``value`` to ``digits`` places, half away from zero."""
+    if value is None:
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return value
+    quantum = Decimal(1).scaleb(-digits)
+    return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP))
