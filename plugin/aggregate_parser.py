@@ -64,8 +64,13 @@ def parse_aggregate(document: Document) -> tuple[AggregateCorrelationRule | None
     data = document.data
     problems = _Problems(document, _rule_label(data))
     for error in sorted(schema_validator().iter_errors(_jsonable(data)), key=lambda e: list(e.absolute_path)):
-        where = ".".join(str(part) for part in error.absolute_path) or "document"
-        problems.add(f"{where}: {error.message}", *error.absolute_path)
+        path = list(error.absolute_path)
+        where = ".".join(str(part) for part in path) or "document"
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            # point at the first unexpected key rather than at its parent
+            expected = error.schema.get("properties", {})
+            path.extend(key for key in error.instance if key not in expected)
+        problems.add(f"{where}: {error.message}", *path[: len(error.absolute_path) + 1])
     if problems.errors:
         return None, problems.errors
 
@@ -110,7 +115,7 @@ def parse_aggregate(document: Document) -> tuple[AggregateCorrelationRule | None
         if type_of(condition, symbols) is not ValueType.BOOLEAN:
             raise ExpressionError("the condition must be true or false, not a number", 0)
     except ExpressionError as error:
-        problems.add(f"condition: {error.message}\n    {error.pointer(correlation['condition'])}",
+        problems.add(f"condition: {error.message}\n{error.pointer(correlation['condition'])}",
                      "correlation", "condition")
 
     rule = AggregateCorrelationRule(
@@ -210,8 +215,9 @@ def _derived(definitions: dict[str, str], symbols: dict[str, ValueType], problem
             expression = parse(text)
             value_type = type_of(expression, symbols)
         except ExpressionError as error:
-            problems.add(f"derived '{name}': {error.message}\n    {error.pointer(text)}",
+            problems.add(f"derived '{name}': {error.message}\n{error.pointer(text)}",
                          "correlation", "derived", name)
+            symbols[name] = ValueType.NUMBER  # known, so that its users are not reported as well
             continue
         symbols[name] = value_type  # later derived values and the condition may use it
         derived.append(Derived(name, expression, text, value_type))

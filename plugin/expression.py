@@ -35,11 +35,11 @@ class ExpressionError(ValueError):
         self.message = message
         self.column = column
 
-    def pointer(self, text: str) -> str:
+    def pointer(self, text: str, indent: str = "    ") -> str:
         """The expression with a caret under the offending column, for error messages."""
         if self.column is None:
-            return text
-        return f"{text}\n{' ' * self.column}^"
+            return indent + text
+        return f"{indent}{text}\n{indent}{' ' * self.column}^"
 
 
 class ValueType(Enum):

@@ -8,6 +8,8 @@ the targets against these functions, so a change here is a change of the languag
   booleans are ``true``/``false``; integers their decimal digits; other numbers their shortest
   round-trip repr; an object is rendered in Okta's own ``{key=value, ...}`` map form (how the System
   Log serialises ``debugData.behaviors``); a list as ``[a, b]``; JSON null has no text (``None``).
+- Numeric metrics (sum, min, max, avg) read JSON numbers and strings that are decimal numbers
+  (``"42"``, ``"-1.5e3"``); booleans and other values are ignored, as SQL's ``TRY_CAST`` ignores them.
 - Arithmetic is IEEE-754 double. Null in, null out; ``x / 0`` is null.
 - ``round(x, n)`` rounds the shortest decimal representation of ``x`` half away from zero, so
   ``round(99 / 200, 2)`` is 0.5 although the double nearest 0.495 lies below it.
@@ -17,6 +19,7 @@ the targets against these functions, so a change here is a change of the languag
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -46,6 +49,20 @@ def text_of(value: Any) -> str | None:
 def _inner_text(value: Any) -> str:
     text = text_of(value)
     return "null" if text is None else text
+
+
+_DECIMAL_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def as_number(value: Any) -> int | float | None:
+    """The number a value stands for in numeric metrics, or None when it is not one."""
+    kind = type(value)
+    if kind is int or kind is float:
+        return value
+    if kind is str and _DECIMAL_NUMBER.fullmatch(value):
+        return int(value) if _INTEGER.fullmatch(value) else float(value)
+    return None
 
 
 def divide(numerator: float | None, denominator: float | None) -> float | None:
