@@ -99,12 +99,16 @@ def parse_aggregate(document: Document) -> tuple[AggregateCorrelationRule | None
 
     collapse = _collapse(correlation.get("collapse"), timespan, problems)
     metrics = [
-        _metric(name, spec, references, problems, "metrics")
-        for name, spec in correlation["metrics"].items()
+        _metric(name, spec, references, problems, "metrics") for name, spec in correlation["metrics"].items()
     ]
     outputs = [
-        _metric(name, {"type": "values", "field": spec} if isinstance(spec, str) else {"type": "values", **spec},
-                references, problems, "fields")
+        _metric(
+            name,
+            {"type": "values", "field": spec} if isinstance(spec, str) else {"type": "values", **spec},
+            references,
+            problems,
+            "fields",
+        )
         for name, spec in correlation.get("fields", {}).items()
     ]
     symbols = {metric.name: metric.kind.value_type for metric in metrics}
@@ -115,8 +119,11 @@ def parse_aggregate(document: Document) -> tuple[AggregateCorrelationRule | None
         if type_of(condition, symbols) is not ValueType.BOOLEAN:
             raise ExpressionError("the condition must be true or false, not a number", 0)
     except ExpressionError as error:
-        problems.add(f"condition: {error.message}\n{error.pointer(correlation['condition'])}",
-                     "correlation", "condition")
+        problems.add(
+            f"condition: {error.message}\n{error.pointer(correlation['condition'])}",
+            "correlation",
+            "condition",
+        )
 
     rule = AggregateCorrelationRule(
         rules=rules,
@@ -146,11 +153,19 @@ def resolve_aggregate(
     for index, reference in enumerate(rule.rules):
         target = _lookup(collection, reference.reference)
         if target is None:
-            problems.add(f"unknown rule '{reference.reference}' (no rule has that id or name)",
-                         "correlation", "rules", index)
+            problems.add(
+                f"unknown rule '{reference.reference}' (no rule has that id or name)",
+                "correlation",
+                "rules",
+                index,
+            )
         elif not isinstance(target, SigmaRule):
-            problems.add(f"'{reference.reference}' is a correlation; `aggregate` aggregates Sigma rules only",
-                         "correlation", "rules", index)
+            problems.add(
+                f"'{reference.reference}' is a correlation; `aggregate` aggregates Sigma rules only",
+                "correlation",
+                "rules",
+                index,
+            )
         else:
             reference.rule = target
     if problems.errors:
@@ -167,7 +182,9 @@ def resolve_aggregate(
         if metric.rule is not None:
             metric.rule = canonical(metric.rule)
     for alias in rule.aliases:
-        alias.mapping = {SigmaRuleReference(canonical(ref.reference)): name for ref, name in alias.mapping.items()}
+        alias.mapping = {
+            SigmaRuleReference(canonical(ref.reference)): name for ref, name in alias.mapping.items()
+        }
     for base_rule in rule.referenced_rules:
         base_rule.add_backreference(rule)
         if not rule.generate:
@@ -197,26 +214,32 @@ def _metric(
     where = None
     if "where" in spec:
         try:
-            where = Where(SigmaDetection.from_definition(spec["where"], source=problems.document.locate(keys)),
-                          dict(spec["where"]))
+            where = Where(
+                SigmaDetection.from_definition(spec["where"], source=problems.document.locate(keys)),
+                dict(spec["where"]),
+            )
         except SigmaError as error:
             problems.add_sigma(error, *keys, "where")
     return Metric(name=name, kind=MetricKind(spec["type"]), field=spec.get("field"), rule=rule, where=where)
 
 
-def _derived(definitions: dict[str, str], symbols: dict[str, ValueType], problems: _Problems) -> list[Derived]:
+def _derived(
+    definitions: dict[str, str], symbols: dict[str, ValueType], problems: _Problems
+) -> list[Derived]:
     derived: list[Derived] = []
     for name, text in definitions.items():
         if name in symbols:
-            problems.add(f"'{name}' is defined twice (as a metric and a derived value)",
-                         "correlation", "derived", name)
+            problems.add(
+                f"'{name}' is defined twice (as a metric and a derived value)", "correlation", "derived", name
+            )
             continue
         try:
             expression = parse(text)
             value_type = type_of(expression, symbols)
         except ExpressionError as error:
-            problems.add(f"derived '{name}': {error.message}\n{error.pointer(text)}",
-                         "correlation", "derived", name)
+            problems.add(
+                f"derived '{name}': {error.message}\n{error.pointer(text)}", "correlation", "derived", name
+            )
             symbols[name] = ValueType.NUMBER  # known, so that its users are not reported as well
             continue
         symbols[name] = value_type  # later derived values and the condition may use it
@@ -236,7 +259,9 @@ def _collapse(
         problems.add(
             f"collapse span {span.spec} must divide the timespan {timespan.spec} "
             "so that every bucket lies inside one window",
-            "correlation", "collapse", "span",
+            "correlation",
+            "collapse",
+            "span",
         )
     return Collapse(span=span, fields=tuple(spec["fields"]), missing=spec.get("missing", "NULL"))
 
@@ -256,7 +281,9 @@ def _check_collapse_keeps_fields(rule: AggregateCorrelationRule, problems: _Prob
                     problems.add(
                         f"'{metric.name}' reads '{name}', which the collapse does not keep: "
                         "add it to collapse.fields",
-                        "correlation", section, metric.name,
+                        "correlation",
+                        section,
+                        metric.name,
                     )
 
 

@@ -235,7 +235,9 @@ class _Parser:
     def expect(self, text: str) -> _Token:
         token = self.accept(text)
         if token is None:
-            raise ExpressionError(f"expected {text!r} but found {self.describe(self.current)}", self.current.column)
+            raise ExpressionError(
+                f"expected {text!r} but found {self.describe(self.current)}", self.current.column
+            )
         return token
 
     @staticmethod
@@ -323,7 +325,9 @@ class _Parser:
             expression = self.disjunction()
             self.expect(")")
             return expression
-        raise ExpressionError(f"expected a number, a name or '(' but found {self.describe(token)}", token.column)
+        raise ExpressionError(
+            f"expected a number, a name or '(' but found {self.describe(token)}", token.column
+        )
 
 
 def _flatten(kind: type, operands: list[Expression]) -> tuple[Expression, ...]:

@@ -77,7 +77,9 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise RulePackError([AggregateRuleError("no such rule file or folder", source=SigmaRuleLocation(path))])
+            raise RulePackError(
+                [AggregateRuleError("no such rule file or folder", source=SigmaRuleLocation(path))]
+            )
     return files
 
 
@@ -91,7 +93,9 @@ def load_rules(paths: Sequence[str | Path]) -> RulePack:
         try:
             documents = read_documents(path, SigmaYAMLLoader)
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-            errors.append(AggregateRuleError(f"cannot read rules: {error}", source=_yaml_location(path, error)))
+            errors.append(
+                AggregateRuleError(f"cannot read rules: {error}", source=_yaml_location(path, error))
+            )
             continue
         standard = [document for document in documents if not _is_aggregate(document.data)]
         parsed.extend(_parse_standard(path, standard, errors))
@@ -118,8 +122,10 @@ def load_rules(paths: Sequence[str | Path]) -> RulePack:
 
 
 def _is_aggregate(data: Any) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("correlation"), dict) and (
-        data["correlation"].get("type") == "aggregate"
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("correlation"), dict)
+        and (data["correlation"].get("type") == "aggregate")
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import pytest
 from hypothesis import given
@@ -42,7 +43,12 @@ class TestGrammar:
         assert parse("a > 1 or b > 1 and not c > 1") == Or(
             (
                 Comparison(">", Name("a"), Number(1.0, "1")),
-                And((Comparison(">", Name("b"), Number(1.0, "1")), Not(Comparison(">", Name("c"), Number(1.0, "1"))))),
+                And(
+                    (
+                        Comparison(">", Name("b"), Number(1.0, "1")),
+                        Not(Comparison(">", Name("c"), Number(1.0, "1"))),
+                    )
+                ),
             )
         )
 
@@ -112,7 +118,7 @@ class TestGrammar:
 
 
 class TestTypes:
-    SYMBOLS = {"n": ValueType.NUMBER, "flag": ValueType.BOOLEAN, "ips": ValueType.LIST}
+    SYMBOLS: ClassVar = {"n": ValueType.NUMBER, "flag": ValueType.BOOLEAN, "ips": ValueType.LIST}
 
     def test_condition_types(self):
         assert type_of(parse("n > 1 and not flag"), self.SYMBOLS) is ValueType.BOOLEAN
@@ -183,7 +189,9 @@ class TestNullSemantics:
             suspect_device_from_source=1,
             suspect_ip_from_source=1,
         )
-        environment["ratio"] = evaluate("round(total_successes / total_pushes, 2)", total_successes=0, total_pushes=0)
+        environment["ratio"] = evaluate(
+            "round(total_successes / total_pushes, 2)", total_successes=0, total_pushes=0
+        )
         assert environment["ratio"] is None
         assert evaluate(ESCU, **environment) is True
         assert evaluate(ESCU, **{**environment, "total_rejected": 0}) is False
@@ -245,7 +253,16 @@ class TestTexts:
 
     @pytest.mark.parametrize(
         ("value", "number"),
-        [(3, 3), (2.5, 2.5), ("42", 42), (" -1.5e3 ", -1500.0), ("abc", None), (True, None), (None, None), ("", None)],
+        [
+            (3, 3),
+            (2.5, 2.5),
+            ("42", 42),
+            (" -1.5e3 ", -1500.0),
+            ("abc", None),
+            (True, None),
+            (None, None),
+            ("", None),
+        ],
     )
     def test_as_number(self, value, number):
         assert as_number(value) == number

@@ -78,7 +78,10 @@ def load_text(tmp_path: Path, aggregate: str) -> RulePackError | None:
 class TestBundledPack:
     def test_loads_the_escu_translation(self):
         pack = load_bundled()
-        assert {rule.name for rule in pack.base_rules} == {"okta_verify_push_sent", "okta_verify_push_response"}
+        assert {rule.name for rule in pack.base_rules} == {
+            "okta_verify_push_sent",
+            "okta_verify_push_response",
+        }
         (rule,) = pack.aggregates
         assert str(rule.id) == "8085b79b-9b85-4e67-ad63-351c9e9a5e9a"
         assert rule.title == "Okta Mismatch Between Source and Response for Verify Push Request"
@@ -108,7 +111,10 @@ class TestBundledPack:
     def test_referenced_rules_are_resolved_and_silenced(self):
         pack = load_bundled()
         (rule,) = pack.aggregates
-        assert [r.name for r in rule.referenced_rules] == ["okta_verify_push_sent", "okta_verify_push_response"]
+        assert [r.name for r in rule.referenced_rules] == [
+            "okta_verify_push_sent",
+            "okta_verify_push_response",
+        ]
         assert all(not base._output for base in pack.base_rules)
 
     def test_bundled_path_is_the_rules_folder(self):
@@ -121,7 +127,10 @@ class TestBundledPack:
 
 class TestLoading:
     def test_multi_document_file_and_reference_by_id(self, tmp_path):
-        aggregate = AGGREGATE.replace("rules: [push_sent, push_response]", "rules: [11111111-1111-4111-8111-111111111111, push_response]")
+        aggregate = AGGREGATE.replace(
+            "rules: [push_sent, push_response]",
+            "rules: [11111111-1111-4111-8111-111111111111, push_response]",
+        )
         aggregate = aggregate.replace("rule: push_sent", "rule: 11111111-1111-4111-8111-111111111111")
         write(tmp_path, BASE_RULES + "---\n" + aggregate)
         pack = load_rules([tmp_path / "rules.yml"])
@@ -132,7 +141,11 @@ class TestLoading:
     def test_metric_may_name_the_rule_by_its_other_identifier(self, tmp_path):
         aggregate = AGGREGATE.replace("rule: push_sent", "rule: 11111111-1111-4111-8111-111111111111")
         write(tmp_path, BASE_RULES, "base.yml")
-        write(tmp_path, aggregate.replace("rules: [push_sent", "rules: [11111111-1111-4111-8111-111111111111"), "agg.yml")
+        write(
+            tmp_path,
+            aggregate.replace("rules: [push_sent", "rules: [11111111-1111-4111-8111-111111111111"),
+            "agg.yml",
+        )
         (rule,) = load_rules([tmp_path]).aggregates
         assert rule.metrics[0].rule == "11111111-1111-4111-8111-111111111111"
 
@@ -144,7 +157,10 @@ class TestLoading:
         assert len(pack.base_rules) == 2 and len(pack.aggregates) == 1
 
     def test_standard_correlations_are_parsed_by_pysigma(self, tmp_path):
-        write(tmp_path, BASE_RULES + textwrap.dedent("""\
+        write(
+            tmp_path,
+            BASE_RULES
+            + textwrap.dedent("""\
             ---
             title: Many pushes
             name: many_pushes
@@ -154,14 +170,17 @@ class TestLoading:
               group-by: [actor.alternateId]
               timespan: 10m
               condition: {gte: 5}
-            """))
+            """),
+        )
         pack = load_rules([tmp_path])
         (correlation,) = pack.standard_correlations
         assert isinstance(correlation, SigmaCorrelationRule)
         assert correlation.rules[0].rule.name == "push_sent"
 
     def test_collection_actions_still_work(self, tmp_path):
-        write(tmp_path, textwrap.dedent("""\
+        write(
+            tmp_path,
+            textwrap.dedent("""\
             action: global
             logsource: {product: okta, service: okta}
             ---
@@ -172,7 +191,8 @@ class TestLoading:
             title: B
             name: b
             detection: {sel: {eventType: b}, condition: sel}
-            """))
+            """),
+        )
         pack = load_rules([tmp_path])
         assert [rule.logsource.product for rule in pack.base_rules] == ["okta", "okta"]
 
@@ -189,7 +209,11 @@ class TestValidation:
     @pytest.mark.parametrize(
         ("change", "message", "line"),
         [
-            (("rules: [push_sent, push_response]", "rules: [push_sent, push_response, nope]"), "unknown rule 'nope'", 5),
+            (
+                ("rules: [push_sent, push_response]", "rules: [push_sent, push_response, nope]"),
+                "unknown rule 'nope'",
+                5,
+            ),
             (("pushes > 1 and", "pushez > 1 and"), "unknown name 'pushez'", 19),
             (("rule: push_sent", "rule: other"), "restricted to rule 'other', which is not in `rules`", 11),
             (("outcome.result: FAILURE", "outcome.result|nonsense: FAILURE"), "nonsense", 16),
@@ -197,9 +221,17 @@ class TestValidation:
             (("timespan: 1h", "timespan: 0h"), "timespan", 7),
             (("share < 0.5", "share"), "must be a boolean", 19),
             (("round(denials / pushes, 2)", "(pushes > 1) + 1"), "must be a number", 18),
-            (("type: count\n      rule: push_sent", "type: cnt\n      rule: push_sent"), "'cnt' is not one of", 10),
+            (
+                ("type: count\n      rule: push_sent", "type: cnt\n      rule: push_sent"),
+                "'cnt' is not one of",
+                10,
+            ),
             (("  metrics:", "  colour: blue\n  metrics:"), "'colour' was unexpected", 8),
-            (("type: count\n      rule: push_sent", "type: distinct\n      rule: push_sent"), "'field' is a required", 10),
+            (
+                ("type: count\n      rule: push_sent", "type: distinct\n      rule: push_sent"),
+                "'field' is a required",
+                10,
+            ),
         ],
     )
     def test_reports_the_problem_with_its_location(self, tmp_path, change, message, line):

@@ -1,0 +1,310 @@
+"""``sigma-okta``: run Okta detections locally, generate test data, check rules.
+
+Exit codes (also in the README):
+  0  the run completed (whether or not it raised alerts)
+  1  an unexpected internal error (report it; ``--debug`` shows the traceback)
+  2  bad usage or invalid rules (each problem is printed with file, line and rule)
+  3  ``--strict``: the input had bad lines (the first one is named)
+  4  an input could not be found or read
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+from sigma.correlations import SigmaCorrelationTimespan
+from sigma.exceptions import SigmaError, SigmaTimespanError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_NO_INPUT = 0, 1, 2, 3, 4
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except CliError as error:
+        print(f"sigma-okta: {error}", file=sys.stderr)
+        return error.code
+    except SigmaError as error:
+        if arguments.debug:
+            raise
+        print(f"sigma-okta: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # `sigma-okta run ... | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # an internal error: one line, unless --debug asks for the traceback
+        if arguments.debug:
+            raise
+        print(
+            f"sigma-okta: internal error: {type(error).__name__}: {error} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sigma-okta",
+        description="Okta Verify push-mismatch detection (Splunk ESCU 8085b79b) as Sigma: run it on Okta "
+        "System Log exports, generate realistic test data, validate rule packs.",
+        epilog="Exit codes: 0 done, 1 internal error, 2 usage or rule errors, 3 bad input with --strict, "
+        "4 input not found.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(commands)
+    _add_generate(commands)
+    _add_validate(commands)
+    return parser
+
+
+# --- run ----------------------------------------------------------------------------------------
+
+
+def _add_run(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run",
+        help="evaluate rules on Okta System Log events and print alerts",
+        description="Evaluate Sigma rules and `aggregate` correlations on Okta System Log events "
+        "(NDJSON, .gz, JSON arrays as the Okta API returns them, folders of those, or - for stdin). "
+        "Alerts go to stdout as one JSON object per line; a summary of bad input goes to stderr.",
+    )
+    run.add_argument(
+        "rules", nargs="*", metavar="RULES", help="rule files or folders (default: the bundled rule pack)"
+    )
+    run.add_argument(
+        "--events",
+        "-e",
+        required=True,
+        action="append",
+        metavar="PATH",
+        help="event file or folder, or - for stdin (repeatable)",
+    )
+    run.add_argument("--output", "-o", metavar="FILE", help="write alerts to FILE instead of stdout")
+    run.add_argument(
+        "--format",
+        choices=("json", "text"),
+        default="json",
+        help="json: one alert per line (default); text: readable",
+    )
+    run.add_argument(
+        "--engine",
+        choices=("python",),
+        default="python",
+        help="execution engine (default: python, the streaming engine)",
+    )
+    run.add_argument(
+        "--time-field", default="published", metavar="FIELD", help="event time field (default: published)"
+    )
+    run.add_argument(
+        "--allowed-lateness",
+        metavar="SPAN",
+        type=_timespan,
+        help="emit a window once events are this much newer than its end (e.g. 10m), bounding "
+        "memory on endless streams; later events for it are counted as late_event. Default: keep "
+        "every window to the end of input, so any order gives the same alerts",
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="processes for large files (default: one per core)",
+    )
+    run.add_argument(
+        "--no-prefilter",
+        action="store_true",
+        help="decode every line instead of only those that can match (slower, same alerts)",
+    )
+    run.add_argument(
+        "--strict", action="store_true", help="decode and check every line, and exit with 3 if any was bad"
+    )
+    run.add_argument(
+        "--max-line-bytes",
+        type=_size,
+        default=16 << 20,
+        metavar="SIZE",
+        help="skip (and count) longer lines (default: 16MiB)",
+    )
+    run.add_argument(
+        "--every-group",
+        action="store_true",
+        help='report every correlation group, with "condition": false where it does not hold '
+        "(for comparing engines and debugging thresholds)",
+    )
+    run.set_defaults(handler=_run)
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    from sigma.pipelines.okta.loader import load_bundled, load_rules
+
+    from .engine.alerts import JsonLinesSink, TextSink
+    from .engine.runner import Engine, EngineOptions
+    from .engine.sources import SourceError, expand_sources
+
+    pack = load_rules(arguments.rules) if arguments.rules else load_bundled()
+    try:
+        sources = expand_sources(arguments.events)
+    except SourceError as error:
+        raise CliError(str(error), EXIT_NO_INPUT) from error
+    options = EngineOptions(
+        time_field=arguments.time_field,
+        workers=arguments.workers,
+        allowed_lateness=arguments.allowed_lateness,
+        prefilter=not arguments.no_prefilter,
+        validate_all=arguments.strict,
+        max_line_bytes=arguments.max_line_bytes,
+        every_group=arguments.every_group,
+    )
+    engine = Engine(pack, options)
+    with _open_output(arguments.output) as stream:
+        sink = (TextSink if arguments.format == "text" else JsonLinesSink)(stream)
+        result = engine.run(sources, sink.write)
+        sink.close()
+    report = result.report
+    if report.has_offences:
+        print(report.summary(), file=sys.stderr)
+    if arguments.strict and report.has_offences:
+        first = report.first
+        raise CliError(f"--strict: bad input, first at {first}", EXIT_BAD_INPUT)
+    return EXIT_OK
+
+
+class _open_output:
+    """stdout's binary buffer, or a file; closes only what it opened."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self.stream: IO[bytes] | None = None
+
+    def __enter__(self) -> IO[bytes]:
+        if self.path is None or self.path == "-":
+            self.stream = sys.stdout.buffer
+        else:
+            try:
+                self.stream = open(self.path, "wb")
+            except OSError as error:
+                raise CliError(f"cannot write {self.path}: {error.strerror}", EXIT_USAGE) from error
+        return self.stream
+
+    def __exit__(self, *exc: object) -> None:
+        if self.stream is not None and self.stream is not sys.stdout.buffer:
+            self.stream.close()
+
+
+# --- generate -----------------------------------------------------------------------------------
+
+
+def _add_generate(commands: argparse._SubParsersAction) -> None:
+    generate = commands.add_parser(
+        "generate",
+        help="write a realistic Okta System Log dataset with labelled attack and benign sessions",
+        description="Write seeded, realistic Okta System Log events (NDJSON, or .gz by suffix): background "
+        "traffic plus labelled push-fatigue, push-denial, fan-out, null-session and other-factor sessions, "
+        "and a ground-truth file naming the sessions the bundled rule must alert on.",
+    )
+    generate.add_argument(
+        "--output", "-o", required=True, metavar="FILE", help="events file (.jsonl or .jsonl.gz)"
+    )
+    generate.add_argument("--truth", metavar="FILE", help="write the ground truth (JSON) here")
+    generate.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    generate.add_argument(
+        "--size", type=_size, metavar="SIZE", help="repeat until the file is about this big (e.g. 2GB)"
+    )
+    generate.add_argument(
+        "--push-share",
+        type=float,
+        metavar="FRACTION",
+        help="share of push and push-response events (default: 0.02)",
+    )
+    generate.add_argument("--only-push", action="store_true", help="only push and push-response events")
+    generate.add_argument("--shuffle", action="store_true", help="write events out of time order")
+    generate.set_defaults(handler=_generate)
+
+
+def _generate(arguments: argparse.Namespace) -> int:
+    from .generator import GeneratorConfig, write_dataset
+
+    config = GeneratorConfig(seed=arguments.seed, only_push=arguments.only_push, shuffle=arguments.shuffle)
+    if arguments.size is not None:
+        config.target_bytes = arguments.size
+    if arguments.push_share is not None:
+        config.push_share = arguments.push_share
+    summary = write_dataset(
+        config, Path(arguments.output), Path(arguments.truth) if arguments.truth else None
+    )
+    print(summary, file=sys.stderr)
+    return EXIT_OK
+
+
+# --- validate -----------------------------------------------------------------------------------
+
+
+def _add_validate(commands: argparse._SubParsersAction) -> None:
+    validate = commands.add_parser(
+        "validate",
+        help="check rule files (syntax, references, expressions, types) and list what they define",
+    )
+    validate.add_argument(
+        "rules", nargs="*", metavar="RULES", help="rule files or folders (default: bundled)"
+    )
+    validate.set_defaults(handler=_validate)
+
+
+def _validate(arguments: argparse.Namespace) -> int:
+    from sigma.pipelines.okta.loader import load_bundled, load_rules
+
+    from .engine.runner import CompiledRules, EngineOptions
+
+    pack = load_rules(arguments.rules) if arguments.rules else load_bundled()
+    CompiledRules(pack, EngineOptions())  # the engine can evaluate every rule
+    for rule in pack.base_rules:
+        print(f"rule         {rule.name or rule.id}  {rule.title}")
+    for rule in pack.correlations:
+        kind = getattr(rule, "correlation_type", None) or str(rule.type)
+        print(f"correlation  {rule.name or rule.id}  {rule.title}  ({kind})")
+    print(f"{len(pack)} rule(s) OK", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- argument types -----------------------------------------------------------------------------
+
+
+def _timespan(text: str) -> float:
+    try:
+        return float(SigmaCorrelationTimespan(text).seconds)
+    except SigmaTimespanError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time span like 30s, 10m or 1h") from error
+
+
+_SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
+_UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def _size(text: str) -> int:
+    match = _SIZE.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 500MB or 2GB")
+    unit = (match.group(2) or "b")[0].lower()
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

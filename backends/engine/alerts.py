@@ -1,0 +1,136 @@
+"""Alerts and where they go: one JSON object per line, or a readable text rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+
+from .timestamps import format_time
+
+
+@dataclass
+class CorrelationAlert:
+    """A group of events in one window for which a correlation's condition holds."""
+
+    rule_id: str | None
+    rule_title: str
+    level: str | None
+    group: dict[str, str]
+    window_start_us: int
+    window_end_us: int
+    first_seen_us: int
+    metrics: dict[str, Any]
+    fields: dict[str, list[str]]
+    event_ids: list[str]
+    risk: dict[str, Any] | None = None
+    order: tuple = field(default=(), compare=False, repr=False)
+    condition: bool = True  # False only for groups reported with EngineOptions.every_group
+
+    def to_dict(self) -> dict[str, Any]:
+        alert = {
+            "rule_id": self.rule_id,
+            "rule_title": self.rule_title,
+            "level": self.level,
+            "group": self.group,
+            "window": {"start": format_time(self.window_start_us), "end": format_time(self.window_end_us)},
+            "first_seen": format_time(self.first_seen_us),
+            "metrics": self.metrics,
+            "fields": self.fields,
+            "event_ids": self.event_ids,
+        }
+        if self.risk is not None:
+            alert["risk"] = self.risk
+        if not self.condition:
+            alert["condition"] = False
+        return alert
+
+
+@dataclass
+class MatchAlert:
+    """An event that matched a Sigma rule which produces alerts of its own."""
+
+    rule_id: str | None
+    rule_title: str
+    level: str | None
+    time_us: int | None
+    event_id: str | None
+    fields: dict[str, Any]
+    event: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "rule_title": self.rule_title,
+            "level": self.level,
+            "time": None if self.time_us is None else format_time(self.time_us),
+            "event_id": self.event_id,
+            "fields": self.fields,
+            "event": self.event,
+        }
+
+
+Alert = CorrelationAlert | MatchAlert
+
+
+class JsonLinesSink:
+    """Writes each alert as one JSON object on its own line."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        self.count = 0
+
+    def write(self, alert: Alert) -> None:
+        self.stream.write(orjson.dumps(alert.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+        self.count += 1
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class TextSink:
+    """A readable rendering for people at a terminal (``make demo``)."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        self.count = 0
+
+    def write(self, alert: Alert) -> None:
+        self.count += 1
+        self.stream.write((render_text(alert, self.count) + "\n").encode())
+
+    def close(self) -> None:
+        noun = "alert" if self.count == 1 else "alerts"
+        self.stream.write(f"{self.count} {noun}\n".encode())
+        self.stream.flush()
+
+
+def render_text(alert: Alert, number: int) -> str:
+    data = alert.to_dict()
+    lines = [f"#{number} [{data['level']}] {data['rule_title']}"]
+    if isinstance(alert, CorrelationAlert):
+        group = ", ".join(f"{name}={value}" for name, value in alert.group.items()) or "(all events)"
+        lines.append(f"    group   {group}")
+        lines.append(
+            f"    window  {data['window']['start']} .. {data['window']['end']}  first seen {data['first_seen']}"
+        )
+        lines.append(
+            "    metrics " + ", ".join(f"{name}={_short(value)}" for name, value in alert.metrics.items())
+        )
+        for name, values in alert.fields.items():
+            lines.append(f"    {name:<7} {', '.join(values) if values else '-'}")
+        lines.append(f"    events  {len(alert.event_ids)}")
+    else:
+        lines.append(f"    time    {data['time']}  event {alert.event_id}")
+        for name, value in alert.fields.items():
+            lines.append(f"    {name} = {_short(value)}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

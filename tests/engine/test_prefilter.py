@@ -1,0 +1,652 @@
+"""The literal prefilter: needle derivation, the line scanners, and the property that it never drops
+an event a rule matches."""
+
+from __future__ import annotations
+
+import base64
+import pickle
+import random
+import re
+import sys
+import textwrap
+from typing import ClassVar
+
+import orjson
+import pytest
+import yaml
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from sigma.rule import SigmaRule
+
+from sigma.backends.okta.engine.matcher import compile_rule, string_fields
+from sigma.backends.okta.engine.prefilter import (
+    LineScanner,
+    Needle,
+    hyperscan_available,
+    necessary_needles,
+)
+from sigma.pipelines.okta.semantics import text_of
+
+SCANNER_CHOICES = [False, *([True] if hyperscan_available() else [])]
+
+
+def sigma_rule(detection: str) -> SigmaRule:
+    body = textwrap.indent(textwrap.dedent(detection).strip(), "    ")
+    return SigmaRule.from_yaml(f"title: test rule\nlogsource:\n    product: okta\ndetection:\n{body}\n")
+
+
+def needles_of(detection: str) -> frozenset[Needle] | None:
+    return necessary_needles(sigma_rule(detection))
+
+
+def caseless(*texts: str) -> frozenset[Needle]:
+    return frozenset(Needle(text.encode(), caseless=True) for text in texts)
+
+
+def exact(*texts: str) -> frozenset[Needle]:
+    return frozenset(Needle(text.encode(), caseless=False) for text in texts)
+
+
+# ----------------------------------------------------------------------------------------------
+# Derivation
+
+
+def test_base_rules_give_their_event_types():
+    assert needles_of("sel: {eventType: system.push.send_factor_verify_push}\ncondition: sel") == caseless(
+        "system.push.send_factor_verify_push"
+    )
+    response = """
+    sel:
+      eventType: user.authentication.auth_via_mfa
+      debugContext.debugData.factor: OKTA_VERIFY_PUSH
+    condition: sel
+    """
+    assert needles_of(response) == caseless("user.authentication.auth_via_mfa")  # the longer single needle
+
+
+def test_value_list_is_the_union():
+    assert needles_of("sel:\n  eventType: [zone.delete, zone.deactivate]\ncondition: sel") == caseless(
+        "zone.delete", "zone.deactivate"
+    )
+
+
+def test_and_takes_the_child_with_fewest_then_longest_needles():
+    detection = """
+    sel:
+      eventType: [policy.rule.update, policy.rule.delete]
+      outcome.result: FAILURE
+    condition: sel
+    """
+    assert needles_of(detection) == caseless("failure")  # one needle beats two longer ones
+    detection = """
+    sel:
+      outcome.result: FAILURE
+      outcome.reason: INVALID_CREDENTIALS
+    condition: sel
+    """
+    assert needles_of(detection) == caseless("invalid_credentials")
+    assert needles_of("sel:\n  message|contains|all: [push, verify_push_x]\ncondition: sel") == caseless(
+        "verify_push_x"
+    )
+
+
+def test_or_is_the_union_and_none_when_one_side_has_none():
+    detections = """
+    push:
+      eventType: system.push.send_factor_verify_push
+    response:
+      eventType: user.authentication.auth_via_mfa
+    proxied:
+      securityContext.asNumber|gt: 5
+    """
+    assert needles_of(detections + "condition: push or response") == caseless(
+        "system.push.send_factor_verify_push", "user.authentication.auth_via_mfa"
+    )
+    assert needles_of(detections + "condition: 1 of push or response") is not None
+    assert needles_of(detections + "condition: push or proxied") is None
+    assert needles_of(detections + "condition: push and proxied") == caseless(
+        "system.push.send_factor_verify_push"
+    )
+    assert needles_of(detections + "condition: all of them") is not None
+    assert needles_of(detections + "condition: 1 of them") is None
+
+
+def test_not_gives_none_and_and_not_keeps_the_positive_side():
+    detections = "sel:\n  eventType: user.session.start\nfilter:\n  outcome.result: SUCCESS\n"
+    assert needles_of(detections + "condition: not filter") is None
+    assert needles_of(detections + "condition: sel and not filter") == caseless("user.session.start")
+    assert needles_of("sel: {outcome.result|neq: SUCCESS}\ncondition: sel") is None
+
+
+@pytest.mark.parametrize(
+    "detection",
+    [
+        "sel: {actor.alternateId|re: 'administrator'}",
+        "sel: {client.ipAddress|cidr: 10.0.0.0/8}",
+        "sel: {asNumber|gte: 10000}",
+        "sel: {asNumber: 123456}",
+        "sel: {externalSessionId: null}",
+        "sel: {externalSessionId|exists: true}",
+        "sel: {left|fieldref: right}",
+        "sel: {eventType: abc}",  # shorter than 4 bytes
+        "sel: {eventType: 'a*b*c*d'}",  # every run too short
+        "sel: {eventType|contains|expand: '%placeholder%'}",
+        "sel: {code: '100000.0'}",  # a float's text: JSON may spell it 1e5
+        "sel: {code: '12345'}",
+        "sel: {blob|wide|contains: abcdef}",  # every character is followed by a NUL
+    ],
+)
+def test_values_without_necessary_literals(detection):
+    assert needles_of(detection + "\ncondition: sel") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("'*foo*barbaz?quxx*'", "barbaz"),  # the longest run between wildcards
+        ("'\\*literal star*'", "*literal star"),  # an escaped star is a literal
+        ("'/api/v1/authn/factors'", "factors"),  # "/" may be written "\/"
+        ("'say \"hello\" all'", "hello"),  # '"' is always escaped
+        ("'C:\\Windows\\System32'", "System32"),  # backslashes are escaped
+        ("'Zürich office'", "rich office"),  # non-ASCII may be \u-escaped
+        ("'New IP=POSITIVE'", "positive"),  # "=" appears in rendered objects
+        ("'a, b, [list] {object}'", "object"),
+        ("'line\\tbreak'", "break"),  # the YAML escape is a real tab
+        ("'10.1.2.3'", "10.1.2.3"),  # not a number's text: three dots
+        ("'* NEGATIVE*'", "NEGATIVE"),  # the rendering's ", " may give the space
+        ("'Velocity=POSITIVE, NEGATIVE'", "Velocity"),
+    ],
+)
+def test_needle_is_the_longest_safe_run(value, needle):
+    detection = (
+        f'sel:\n  field: "{value[1:-1]}"\ncondition: sel'
+        if "\\t" in value
+        else f"sel:\n  field: {value}\ncondition: sel"
+    )
+    assert needles_of(detection) == caseless(needle.lower())
+
+
+def test_cased_and_base64_needles_are_exact():
+    assert needles_of("sel: {factor|cased: OKTA_VERIFY_PUSH}\ncondition: sel") == exact("OKTA_VERIFY_PUSH")
+    assert needles_of("sel: {payload|base64|contains: whoami}\ncondition: sel") == exact(
+        base64.b64encode(b"whoami").decode()
+    )
+    offsets = needles_of("sel: {payload|base64offset|contains: 'powershell -enc'}\ncondition: sel")
+    assert offsets is not None and len(offsets) == 3
+    assert all(not needle.caseless for needle in offsets)
+
+
+def test_booleans_windash_and_keywords():
+    assert needles_of("sel: {isProxy: true}\ncondition: sel") == caseless("true")
+    assert needles_of("sel: {isProxy: false}\ncondition: sel") == caseless("false")
+    assert needles_of("sel: {args|windash|contains: '-encoded'}\ncondition: sel") == caseless(
+        "encoded", "-encoded"
+    )
+    assert needles_of(
+        "keywords:\n  - 'Max sign in*'\n  - svc_network_backup\ncondition: keywords"
+    ) == caseless("max sign in", "svc_network_backup")
+    assert needles_of("keywords: [12345678]\ncondition: keywords") is None
+
+
+# ----------------------------------------------------------------------------------------------
+# Scanning
+
+
+def lines_of(chunk: bytes, spans: list[tuple[int, int]]) -> list[bytes]:
+    return [chunk[start:end] for start, end in spans]
+
+
+def scan_both(needles: frozenset[Needle], chunk: bytes) -> list[bytes]:
+    """The candidate lines, asserting that both implementations agree."""
+    results = [
+        LineScanner(needles, use_hyperscan=choice).candidate_lines(chunk) for choice in SCANNER_CHOICES
+    ]
+    assert all(result == results[0] for result in results)
+    spans = results[0]
+    assert spans == sorted(set(spans))
+    return lines_of(chunk, spans)
+
+
+def test_needle_lines_caseless_and_exact():
+    chunk = b'{"a":"PUSH"}\n{"b":"x"}\n{"c":"Exact"}\n{"d":"exact"}\n{"e":"push push pUsH"}\n'
+    needles = caseless("push") | exact("Exact")
+    assert scan_both(needles, chunk) == [b'{"a":"PUSH"}', b'{"c":"Exact"}', b'{"e":"push push pUsH"}']
+
+
+def test_unicode_escapes_make_a_line_a_candidate():
+    chunk = b'{"a":"p\\u0075sh"}\n{"b":"plain"}\n{"c":"\\"quoted\\""}\n'
+    assert scan_both(caseless("push"), chunk) == [b'{"a":"p\\u0075sh"}']
+
+
+def test_structural_checks():
+    chunk = (
+        b'{"ok":1}\n'
+        b'{"truncated":\n'
+        b"garbage\n"
+        b"\n"
+        b"   \t \n"
+        b'  {"padded":1}  \t\n'
+        b'{"crlf":1}\r\n'
+        b"\r\n"
+        b'} {"reversed" {\n'
+        b'[{"array":1}]\n'
+        b'{"last":"no newline"}'
+    )
+    assert scan_both(frozenset(), chunk) == [
+        b'{"truncated":',
+        b"garbage",
+        b'} {"reversed" {',
+        b'[{"array":1}]',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("last_line", "candidate"),
+    [(b'{"last":1}', False), (b'{"last":1', True), (b"x", True), (b"  ", False), (b'{"a":1}\r', False)],
+)
+def test_last_line_without_newline(last_line, candidate):
+    chunk = b'{"first":1}\n' + last_line
+    assert scan_both(frozenset(), chunk) == ([last_line] if candidate else [])
+
+
+def test_first_line_and_single_line_chunks():
+    assert scan_both(frozenset(), b'x{"a":1}\n{"b":2}\n') == [b'x{"a":1}']
+    assert scan_both(frozenset(), b"\n") == []
+    assert scan_both(frozenset(), b"") == []
+    assert scan_both(caseless("needle"), b'{"a":"NEEDLE"}') == [b'{"a":"NEEDLE"}']
+
+
+def test_characters_that_lower_into_ascii_letters():
+    # str.lower() turns exactly these two non-ASCII characters into (strings with) ASCII letters.
+    lowering = [
+        chr(code) for code in range(0x80, sys.maxunicode + 1) if re.search("[\x00-\x7f]", chr(code).lower())
+    ]
+    assert lowering == ["\u0130", "\u212a"]
+    rule = sigma_rule("sel: {name|contains: kilo}\ncondition: sel")
+    predicate = compile_rule(rule)
+    line = '{"name":"\u212ailo"}'.encode()
+    assert predicate(orjson.loads(line))
+    assert scan_both(necessary_needles(rule), line + b"\n" + b'{"name":"other"}\n') == [line]
+    # without a caseless "k" in any needle, the Kelvin sign is no reason to decode
+    assert scan_both(caseless("other"), line + b"\n") == []
+
+
+def test_scanner_pickles_for_worker_processes():
+    scanner = LineScanner(caseless("push"))
+    copy = pickle.loads(pickle.dumps(scanner))
+    assert copy.backend == scanner.backend
+    assert copy.candidate_lines(b'{"a":"push"}\n{"b":1}\n') == [(0, 12)]
+
+
+@pytest.mark.skipif(not hyperscan_available(), reason="hyperscan is not installed")
+def test_backend_choice():
+    assert LineScanner(caseless("push")).backend == "hyperscan"
+    assert LineScanner(caseless("push"), use_hyperscan=False).backend == "python"
+
+
+# ----------------------------------------------------------------------------------------------
+# The property: every line whose event a rule matches is a candidate
+
+
+FIELDS = [
+    "eventType",
+    "outcome.result",
+    "debugContext.debugData.factor",
+    "debugContext.debugData.behaviors",
+    "target.displayName",
+    "displayMessage",
+    "client.ipAddress",
+]
+WORDS = [  # each exercises one way a value's raw JSON differs from its decoded text
+    "system.push.send_factor_verify_push",
+    "OKTA_VERIFY_PUSH",
+    "/api/v1/authn",  # "/" may be written "\/"
+    'say "hi" there',  # '"' is escaped
+    "back\\slash\\path",  # so is "\"
+    "Zürich office",  # non-ASCII may be \u-escaped
+    "New IP=POSITIVE",  # "=" and ", " appear in the caller's rendering of objects and lists
+    "Velocity=POSITIVE, NEGATIVE",
+    "kilo-India-link",  # U+212A and U+0130 lower into ASCII letters
+    "100000.0",  # a float's text, which JSON may spell 1e5
+    "line\nbreak here",  # control characters are escaped
+    "-encoded value",  # windash
+    "true",  # a JSON boolean's text
+    "\U0001f600 emoji text",  # a surrogate pair when \u-escaped
+]
+MODIFIERS = [
+    "",
+    "",
+    "|contains",
+    "|startswith",
+    "|endswith",
+    "|cased",
+    "|cased|contains",
+    "|windash|contains",
+    "|base64offset|contains",
+    "|re",
+    "|exists",
+    "|neq",
+]
+FILLERS = ["", "x", "ABC ", "\u00e9", "/", '"', "\\", "=", ", ", "K", "\t"]
+
+
+def sigma_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+
+
+@st.composite
+def string_spec(draw):
+    """A rule value: a word cut into literal pieces joined by wildcards."""
+    word = draw(st.sampled_from(WORDS))
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, len(word) - 1)), max_size=2)))
+    pieces = [word[start:end] for start, end in zip([0, *cuts], [*cuts, len(word)], strict=True)]
+    wildcards = [draw(st.sampled_from(["*", "?", ""])) for _ in pieces[1:]]
+    return {"pieces": pieces, "wildcards": wildcards}
+
+
+@st.composite
+def item_spec(draw):
+    """A detection item: field, modifier and one to three values."""
+    field = draw(st.sampled_from(FIELDS))
+    modifier = draw(st.sampled_from(MODIFIERS))
+    values = draw(st.lists(string_spec(), min_size=1, max_size=3))
+    return field, [{**value, "modifier": modifier} for value in values]
+
+
+def sigma_value(spec) -> str:
+    if spec["modifier"] == "|re":
+        return re.escape("".join(spec["pieces"]))
+    if spec["modifier"] == "|exists":
+        return True
+    if "base64" in spec["modifier"]:  # pySigma refuses wildcards under base64
+        return sigma_escape("".join(spec["pieces"]))
+    value = sigma_escape(spec["pieces"][0])
+    for wildcard, piece in zip(spec["wildcards"], spec["pieces"][1:], strict=True):
+        value += wildcard + sigma_escape(piece)
+    return value
+
+
+@st.composite
+def rule_spec(draw):
+    detections = {}
+    for index in range(draw(st.integers(1, 3))):
+        items = draw(st.lists(item_spec(), min_size=1, max_size=3))
+        detections[f"sel{index}"] = items
+    keywords = draw(
+        st.one_of(
+            st.none(),
+            st.lists(string_spec().map(lambda value: {**value, "modifier": ""}), min_size=1, max_size=2),
+        )
+    )
+    names = list(detections) + (["keywords"] if keywords else [])
+    condition = draw(condition_text(names))
+    return {"detections": detections, "keywords": keywords, "condition": condition}
+
+
+def condition_text(names):
+    """Conditions over the detections, mostly positive so that events often match."""
+    operand = st.one_of(
+        st.sampled_from(names),
+        st.sampled_from(names),
+        st.sampled_from(["1 of sel*", "all of sel*", "1 of them", "all of them"]),
+    )
+    return st.one_of(
+        operand,
+        st.tuples(operand, st.sampled_from(["and", "or"]), operand).map(" ".join),
+        st.tuples(operand, operand).map(lambda parts: f"{parts[0]} and not {parts[1]}"),
+        st.tuples(operand, operand, operand).map(lambda parts: "({} or {}) and not {}".format(*parts)),
+        operand.map(lambda part: f"not {part}"),
+    )
+
+
+def build_rule(spec) -> SigmaRule:
+    detection = {}
+    for name, items in spec["detections"].items():
+        mapping = {}
+        for field, values in items:
+            modifier = values[0]["modifier"]
+            key = field + modifier + ("|all" if len(values) > 1 and modifier == "|contains" else "")
+            mapping[key] = [sigma_value(value) for value in values] if modifier != "|exists" else True
+        detection[name] = mapping
+    if spec["keywords"]:
+        detection["keywords"] = [sigma_value(value) for value in spec["keywords"]]
+    detection["condition"] = spec["condition"]
+    document = {"title": "property rule", "logsource": {"product": "okta"}, "detection": detection}
+    return SigmaRule.from_yaml(yaml.safe_dump(document))
+
+
+def realise(spec, rnd: random.Random, case_changes: float) -> object:
+    """An event value that the rule value (probably) matches, with random case changes."""
+    text = spec["pieces"][0]
+    for wildcard, piece in zip(spec["wildcards"], spec["pieces"][1:], strict=True):
+        text += {"*": rnd.choice(FILLERS), "?": rnd.choice("xK/é"), "": ""}[wildcard] + piece
+    modifier = spec["modifier"]
+    if modifier in ("|re", "|exists", "|neq", "|cased") or "base64" in modifier:
+        text = "".join(spec["pieces"])
+    if "contains" in modifier or modifier == "|endswith":
+        text = rnd.choice(FILLERS) + text
+    if "contains" in modifier or modifier == "|startswith":
+        text += rnd.choice(FILLERS)
+    if "windash" in modifier:
+        text = text.replace("-", rnd.choice(["-", "/", "\u2013"]))
+    text = change_case(text, rnd, case_changes)
+    if "base64" in modifier:
+        raw = (rnd.choice(["", "a", "ab"]) + "".join(spec["pieces"]) + rnd.choice(["", "z"])).encode()
+        text = base64.b64encode(raw).decode()
+    shape = rnd.random()
+    if "=" in text and shape < 0.5 and (rendered := object_rendered_around(text)) is not None:
+        return rendered
+    if shape < 0.3 and text == "100000.0":
+        return 100000.0  # encoded as 1e5 a third of the time
+    if shape < 0.3 and text.lower() == "true":
+        return True
+    if shape < 0.4:
+        return ["noise", text]
+    if shape < 0.6 and (rendered := object_rendered_around(text)) is not None:
+        return rendered
+    return text
+
+
+def object_rendered_around(text: str) -> dict | None:
+    """An object whose rendering by the caller ("{key=value, ...}") contains ``text``, if one exists."""
+    segments = text.split(", ")
+    members: dict = {}
+    for index, segment in enumerate(segments):
+        key, equals, value = segment.partition("=")
+        if equals:
+            members[key] = value
+        elif index == 0:
+            members["k"] = segment  # "{k=first, ..."
+        elif index == len(segments) - 1:
+            members[segment] = ""  # "..., last=}"
+        else:
+            return None
+    if len(segments) == 1 and "=" not in text:
+        return {"New IP": text, "New Device": "NEGATIVE"}
+    return members
+
+
+def realise_item(values, rnd: random.Random, case_changes: float) -> object:
+    """A value for a detection item: one of its values, or all of them for contains|all."""
+    if len(values) > 1 and values[0]["modifier"] == "|contains":
+        return " ".join(str(realise(value, rnd, case_changes)) for value in values)
+    return realise(rnd.choice(values), rnd, case_changes)
+
+
+def change_case(text: str, rnd: random.Random, probability: float) -> str:
+    changed = []
+    for character in text:
+        if rnd.random() < probability:
+            character = rnd.choice(
+                [
+                    character.upper(),
+                    character.lower(),
+                    {"k": "\u212a", "i": "\u0130"}.get(character.lower(), character),
+                ]
+            )
+        changed.append(character)
+    return "".join(changed)
+
+
+def place(event: dict, field: str, value: object, rnd: random.Random) -> None:
+    """Put a value at a dotted field: nested objects, a literal dotted key, or inside a list."""
+    segments = field.split(".")
+    if len(segments) > 1 and rnd.random() < 0.2:
+        event[field] = value
+        return
+    container = event
+    for segment in segments[:-1]:
+        inner = container.get(segment)
+        if not isinstance(inner, dict):
+            inner = {}
+            container[segment] = [inner] if segment == "target" and rnd.random() < 0.5 else inner
+        container = inner
+    container[segments[-1]] = value
+
+
+def normalise(event: dict, fields: frozenset[str]) -> dict:
+    """What the engine's caller does: objects in string fields become their text."""
+    for field in fields:
+        segments = field.split(".")
+        container = event
+        for segment in segments[:-1]:
+            container = container.get(segment) if isinstance(container, dict) else None
+        if isinstance(container, dict) and isinstance(container.get(segments[-1]), dict):
+            container[segments[-1]] = text_of(container[segments[-1]])
+    return event
+
+
+class RandomJson:
+    """A JSON encoder that escapes randomly and varies key order and whitespace."""
+
+    SHORT_ESCAPES: ClassVar[dict[str, str]] = {
+        "\n": "\\n",
+        "\t": "\\t",
+        "\r": "\\r",
+        "\b": "\\b",
+        "\f": "\\f",
+    }
+
+    def __init__(self, rnd: random.Random, escape_probability: float):
+        self.rnd = rnd
+        self.escape_probability = escape_probability
+
+    def space(self) -> str:
+        return self.rnd.choice(["", "", " ", "  ", "\t", " \r "])
+
+    def encode(self, value: object) -> str:
+        if isinstance(value, dict):
+            items = list(value.items())
+            self.rnd.shuffle(items)
+            members = [
+                f"{self.space()}{self.string(key)}{self.space()}:{self.space()}{self.encode(inner)}"
+                for key, inner in items
+            ]
+            return "{" + ",".join(members) + self.space() + "}"
+        if isinstance(value, list):
+            return "[" + ",".join(self.space() + self.encode(inner) + self.space() for inner in value) + "]"
+        if value is True or value is False or value is None:
+            return {True: "true", False: "false", None: "null"}[value]
+        if isinstance(value, float):
+            return self.rnd.choice([repr(value), f"{value:e}", "1e5" if value == 100000.0 else repr(value)])
+        if isinstance(value, int):
+            return str(value)
+        return self.string(value)
+
+    def string(self, text: str) -> str:
+        return '"' + "".join(self.character(character) for character in text) + '"'
+
+    def character(self, character: str) -> str:
+        code = ord(character)
+        escape = self.rnd.random() < self.escape_probability
+        if character in '"\\':
+            return self.unicode_escape(character) if escape else "\\" + character
+        if code < 0x20:
+            return (
+                self.unicode_escape(character)
+                if escape
+                else self.SHORT_ESCAPES.get(character) or self.unicode_escape(character)
+            )
+        if character == "/":
+            return self.unicode_escape(character) if escape else self.rnd.choice(["/", "\\/"])
+        return self.unicode_escape(character) if escape else character
+
+    def unicode_escape(self, character: str) -> str:
+        encoded = character.encode("utf-16-be")
+        units = [int.from_bytes(encoded[index : index + 2], "big") for index in range(0, len(encoded), 2)]
+        hexdigits = "".join(f"\\u{unit:04x}" for unit in units)
+        return hexdigits.upper().replace("\\U", "\\u") if self.rnd.random() < 0.5 else hexdigits
+
+
+@st.composite
+def scenario(draw):
+    specs = draw(st.lists(rule_spec(), min_size=1, max_size=2))
+    rnd = random.Random(draw(st.integers(0, 2**32)))  # a seed: drawing every choice overruns the buffer
+    escape_probability = draw(st.sampled_from([0.0, 0.0, 0.01, 0.2]))
+    case_changes = draw(st.sampled_from([0.0, 0.3, 1.0]))
+    events = []
+    for _ in range(draw(st.integers(2, 8))):
+        event = {"uuid": "e" + str(rnd.randrange(10**6)), "published": "2024-05-01T12:00:00.000Z"}
+        spec = rnd.choice(specs)
+        for items in spec["detections"].values():
+            for field, values in items:
+                if rnd.random() < 0.9:
+                    place(event, field, realise_item(values, rnd, case_changes), rnd)
+        if spec["keywords"] and rnd.random() < 0.8:
+            place(event, "client.zone", realise(rnd.choice(spec["keywords"]), rnd, case_changes), rnd)
+        events.append(event)
+    return specs, events, RandomJson(rnd, escape_probability), rnd
+
+
+def assemble(encoded_lines: list[str], rnd: random.Random) -> tuple[bytes, list[tuple[int, int]], list[int]]:
+    """A chunk of lines with random noise lines, CRLF and final newline; the events' spans and the
+    noise lines that must be candidates."""
+    chunk = bytearray()
+    spans, garbage = [], []
+    newline = rnd.choice([b"\n", b"\r\n"])
+    for text in encoded_lines:
+        if rnd.random() < 0.2:
+            chunk += rnd.choice([b"", b"  ", b"\t"]) + newline
+        if rnd.random() < 0.1:
+            garbage.append(len(spans))
+            text = rnd.choice(['{"truncated": "x', "not json", '"x"}'])
+        line = (rnd.choice(["", " "]) + text + rnd.choice(["", " \t"])).encode() + newline.rstrip(b"\n")
+        spans.append((len(chunk), len(chunk) + len(line)))
+        chunk += line + b"\n"
+    if rnd.random() < 0.5:
+        chunk = chunk[:-1]  # the last line without its newline
+    return bytes(chunk), spans, garbage
+
+
+@settings(
+    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(scenario())
+def test_prefilter_never_drops_a_matching_event(case):
+    specs, events, encoder, rnd = case
+    rules = [build_rule(spec) for spec in specs]
+    needle_sets = [necessary_needles(rule) for rule in rules]
+    derived = [needles for needles in needle_sets if needles is not None]
+    needles = frozenset().union(*derived)
+    chunk, spans, garbage = assemble([encoder.encode(event) for event in events], rnd)
+
+    results = [
+        LineScanner(needles, use_hyperscan=choice).candidate_lines(chunk) for choice in SCANNER_CHOICES
+    ]
+    assert all(result == results[0] for result in results), "scanner implementations disagree"
+    candidates = set(results[0])
+    assert results[0] == sorted(candidates)
+    assert all(spans[index] in candidates for index in garbage)
+
+    checked = 0
+    for rule, rule_needles in zip(rules, needle_sets, strict=True):
+        if rule_needles is None:
+            continue  # the caller decodes every line for this rule
+        predicate, fields = compile_rule(rule), string_fields(rule)
+        for index, (start, end) in enumerate(spans):
+            if index in garbage:
+                continue
+            if predicate(normalise(orjson.loads(chunk[start:end]), fields)):
+                checked += 1
+                assert (start, end) in candidates, f"dropped {chunk[start:end]!r} for {rule_needles}"
+    event(f"matched lines checked against needles: {min(checked, 3)}{'+' if checked >= 3 else ''}")

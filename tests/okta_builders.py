@@ -1,0 +1,107 @@
+"""Hand-built Okta System Log events for tests, and a one-call way to run the engine on them."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from sigma.backends.okta.engine.runner import Engine, EngineOptions
+from sigma.backends.okta.engine.sources import expand_sources
+from sigma.pipelines.okta.loader import RulePack, load_bundled
+
+PUSH = "system.push.send_factor_verify_push"
+RESPONSE = "user.authentication.auth_via_mfa"
+NEW_BOTH = (
+    "{New Geo-Location=NEGATIVE, New Device=POSITIVE, New IP=POSITIVE, New State=NEGATIVE, "
+    "New Country=NEGATIVE, Velocity=NEGATIVE, New City=NEGATIVE}"
+)
+KNOWN = NEW_BOTH.replace("New Device=POSITIVE", "New Device=NEGATIVE").replace(
+    "New IP=POSITIVE", "New IP=NEGATIVE"
+)
+NEW_DEVICE_ONLY = NEW_BOTH.replace("New IP=POSITIVE", "New IP=NEGATIVE")
+NEW_IP_ONLY = NEW_BOTH.replace("New Device=POSITIVE", "New Device=NEGATIVE")
+ATTACKER_IP = "203.0.113.7"
+PHONE_IP = "198.51.100.20"
+BASE = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
+_ids = itertools.count()
+
+
+def at(seconds: float) -> str:
+    """ISO time ``seconds`` after 2026-03-10T14:00:00Z (an hour boundary, and an even second)."""
+    moment = BASE + timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _event(event_type: str, session: str | None, seconds: float, ip: str | None, **extra) -> dict:
+    client = {
+        "userAgent": {"rawUserAgent": extra.pop("agent", "Mozilla/5.0")},
+        "device": extra.pop("device", "Computer"),
+    }
+    if ip is not None:
+        client["ipAddress"] = ip
+    event = {
+        "uuid": extra.pop("uuid", f"00000000-0000-4000-8000-{next(_ids):012d}"),
+        "published": at(seconds),
+        "eventType": event_type,
+        "actor": {"alternateId": extra.pop("user", "ann@example.com")},
+        "client": client,
+        "authenticationContext": {"externalSessionId": session},
+        "outcome": {"result": extra.pop("result", "SUCCESS")},
+        "debugContext": {"debugData": extra.pop("debug_data", {})},
+    }
+    event.update(extra)
+    return event
+
+
+def push(
+    session: str | None, seconds: float, *, ip: str | None = ATTACKER_IP, behaviors=NEW_BOTH, **extra
+) -> dict:
+    event = _event(PUSH, session, seconds, ip, **extra)
+    event["debugContext"]["debugData"]["behaviors"] = behaviors
+    return event
+
+
+def response(
+    session: str | None,
+    seconds: float,
+    *,
+    result: str = "SUCCESS",
+    ip: str | None = PHONE_IP,
+    factor: str = "OKTA_VERIFY_PUSH",
+    **extra,
+) -> dict:
+    event = _event(
+        RESPONSE, session, seconds, ip, result=result, device="Mobile", agent="OktaVerify/9.40", **extra
+    )
+    event["debugContext"]["debugData"]["factor"] = factor
+    return event
+
+
+def write_events(path: Path, events: Iterable[dict]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(event) + b"\n" for event in events))
+    return path
+
+
+def run_engine(
+    directory: Path,
+    events: Sequence[dict] | None = None,
+    *,
+    pack: RulePack | None = None,
+    paths: Sequence[str] | None = None,
+    **options,
+) -> tuple[list[dict], object]:
+    """Run the engine; returns (alert dicts, run result). ``events`` are written to ``directory`` first."""
+    if events is not None:
+        paths = [str(write_events(directory / "events.jsonl", events))]
+    engine = Engine(pack or load_bundled(), EngineOptions(**options))
+    alerts: list[dict] = []
+    result = engine.run(expand_sources(paths), lambda alert: alerts.append(alert.to_dict()))
+    return alerts, result
+
+
+def sessions_of(alerts: Iterable[dict]) -> list[str]:
+    return [alert["group"]["authenticationContext.externalSessionId"] for alert in alerts]
