@@ -15,13 +15,13 @@ from typing import Any
 from sigma.rule import SigmaDetections, SigmaRule
 from sigma.rule.logsource import EmptyLogSource
 
-from sigma.pipelines.okta.model import AggregateCorrelationRule, Metric, MetricKind, Where
+from sigma.pipelines.okta.model import AggregateCorrelationRule, Metric, MetricKind, Where, detection_fields
 from sigma.pipelines.okta.semantics import NULL_TEXT, text_of
 
 from .accumulators import new_accumulator
 from .alerts import CorrelationAlert
 from .evaluate import compile_expression
-from .fields import MISSING, Getter, compile_field
+from .fields import MISSING, Getter, compile_extractor, compile_field
 from .matcher import compile_rule, string_fields
 from .timestamps import format_time
 
@@ -31,29 +31,26 @@ Store = dict[int, dict[tuple[str, ...], "GroupState"]]  # window number -> group
 
 
 class GroupState:
-    """What one group has gathered in one window.
+    """What one group has gathered in one window: the ids of its events, and
 
-    With a collapse: ``rows`` maps (rule mask, bucket, field texts...) to [earliest time, event ids].
-    Without: ``accumulators`` (one per metric, then one per output field), ``event_ids`` and ``first_us``.
+    with a collapse, ``rows``: (rule mask, bucket, field texts...) -> earliest time (epoch µs);
+    without, ``accumulators`` (one per metric, then one per output field) and ``first_us``.
     """
 
     __slots__ = ("accumulators", "event_ids", "first_us", "rows")
 
     def __init__(self, accumulators: list[Any] | None):
-        self.rows: dict[tuple, list] = {}
+        self.rows: dict[tuple, int] = {}
         self.accumulators = accumulators
-        self.event_ids: list[str] = []
+        self.event_ids: list[Any] = []
         self.first_us: int | None = None
 
     def merge(self, other: GroupState) -> None:
         rows = self.rows
-        for key, (time_us, ids) in other.rows.items():
-            row = rows.get(key)
-            if row is None:
-                rows[key] = [time_us, list(ids)]
-            else:
-                row[0] = min(row[0], time_us)
-                row[1].extend(ids)
+        for key, time_us in other.rows.items():
+            earliest = rows.get(key)
+            if earliest is None or time_us < earliest:
+                rows[key] = time_us
         if self.accumulators is not None:
             for mine, theirs in zip(self.accumulators, other.accumulators, strict=True):
                 mine.merge(theirs)
@@ -90,11 +87,18 @@ class AggregatePlan:
         count = len(rule.rules)
         # the field getters of an event depend on which rule it matched (aliases): index by that rule
         self.primary_rule = [_lowest_bit(mask) for mask in range(1 << count)]
-        self.group_getters = [
-            [compile_field(rule.event_field(f, r)) for f in rule.group_by] for r in range(count)
+        # one generated extractor per rule (aliases can make the fields differ by rule), values as texts
+        self.group_keys = [
+            compile_extractor([rule.event_field(f, r) for f in rule.group_by], _group_text)
+            for r in range(count)
         ]
-        self.collapse_getters = [
-            [compile_field(rule.event_field(f, r)) for f in (rule.collapse.fields if rule.collapse else ())]
+        collapse_fields = rule.collapse.fields if rule.collapse else ()
+        missing = self.missing
+        self.collapse_keys = [
+            compile_extractor(
+                [rule.event_field(f, r) for f in collapse_fields],
+                lambda value: _collapse_text(value, missing),
+            )
             for r in range(count)
         ]
         self.uuid = compile_field("uuid")
@@ -103,6 +107,12 @@ class AggregatePlan:
         self.string_fields: frozenset[str] = frozenset().union(
             *(string_fields(where_rule(m.where)) for m in (*rule.metrics, *rule.outputs) if m.where)
         )
+        if rule.collapse is not None:
+            where_fields = [
+                detection_fields(metric.where.detection) if metric.where else []
+                for metric in (*rule.metrics, *rule.outputs)
+            ]
+            self.row_folder = RowFolder(self.metrics, where_fields, [*rule.group_by, *rule.collapse.fields])
         self.metric_count = len(rule.metrics)
         self.derived = [(derived.name, compile_expression(derived.expression)) for derived in rule.derived]
         self.condition = compile_expression(rule.condition)
@@ -126,7 +136,7 @@ class AggregatePlan:
 
     def add(self, store: Store, event: dict, mask: int, time_us: int) -> None:
         primary = self.primary_rule[mask]
-        group = tuple([_group_text(getter(event)) for getter in self.group_getters[primary]])
+        group = self.group_keys[primary](event)
         window = time_us // self.span_us
         groups = store.get(window)
         if groups is None:
@@ -136,19 +146,11 @@ class AggregatePlan:
             state = groups[group] = self.new_state()
         event_id = self.uuid(event)
         if self.collapse is not None:
-            missing = self.missing
-            row_key = (
-                mask,
-                time_us // self.collapse_us,
-                *[_collapse_text(getter(event), missing) for getter in self.collapse_getters[primary]],
-            )
-            row = state.rows.get(row_key)
-            if row is None:
-                state.rows[row_key] = [time_us, [event_id]]
-            else:
-                if time_us < row[0]:
-                    row[0] = time_us
-                row[1].append(event_id)
+            row_key = (mask, time_us // self.collapse_us, *self.collapse_keys[primary](event))
+            earliest = state.rows.get(row_key)
+            if earliest is None or time_us < earliest:
+                state.rows[row_key] = time_us
+            state.event_ids.append(event_id)
             return
         for metric, accumulator in zip(self.metrics, state.accumulators, strict=False):
             if metric.accepts(event, mask):
@@ -167,10 +169,9 @@ class AggregatePlan:
         ``every_group`` a result is returned either way (``condition`` tells), for differential tests."""
         window, group = key
         if self.collapse is not None:
-            accumulators, event_ids, first_us = self._fold_rows(group, state)
+            results = self._fold_rows(group, state)
         else:
-            accumulators, event_ids, first_us = state.accumulators, state.event_ids, state.first_us
-        results = [accumulator.result() for accumulator in accumulators]
+            results = [accumulator.result() for accumulator in state.accumulators]
         environment: dict[str, Any] = {}
         for metric, result in zip(self.metrics[: self.metric_count], results, strict=False):
             seen = metric.kind in (MetricKind.FIRST_SEEN, MetricKind.LAST_SEEN)
@@ -191,6 +192,8 @@ class AggregatePlan:
                 self.metrics[self.metric_count :], results[self.metric_count :], strict=False
             )
         }
+        event_ids = state.event_ids
+        first_us = min(state.rows.values()) if self.collapse is not None else state.first_us
         rule = self.rule
         alert = CorrelationAlert(
             rule_id=str(rule.id) if rule.id else None,
@@ -210,23 +213,88 @@ class AggregatePlan:
             alert.risk = {**self.risk, "objects": fields.get(self.risk.get("object"), [])}
         return alert
 
-    def _fold_rows(self, group: tuple[str, ...], state: GroupState) -> tuple[list[Any], list[Any], int]:
-        """Metrics over collapsed rows. A row is seen as the flat mapping of the group-by and collapse
-        fields (as after Splunk's `stats ... by`), with missing values already filled."""
-        accumulators = [new_accumulator(metric.kind) for metric in self.metrics]
-        event_ids: list[Any] = []
-        first_us = None
-        base_view = dict(zip(self.rule.group_by, group, strict=False))
-        names = self.collapse.fields
-        for (mask, _bucket, *texts), (time_us, ids) in state.rows.items():
-            view = {**base_view, **dict(zip(names, texts, strict=False))}
-            for metric, accumulator in zip(self.metrics, accumulators, strict=False):
-                if metric.accepts(view, mask):
-                    accumulator.add(view.get(metric.field) if metric.field is not None else None, time_us)
-            event_ids.extend(ids)
-            if first_us is None or time_us < first_us:
-                first_us = time_us
-        return accumulators, event_ids, first_us
+    def _fold_rows(self, group: tuple[str, ...], state: GroupState) -> list[Any]:
+        """Metric results over collapsed rows (see :class:`RowFolder`). Counts and text sets, the
+        common kinds, are folded inline; the other kinds through their accumulators."""
+        kinds = self.row_folder.kinds
+        partial: list[Any] = [
+            0 if kind is _COUNT else set() if kind is _TEXTS else new_accumulator(metric.kind)
+            for kind, metric in zip(kinds, self.metrics, strict=True)
+        ]
+        accepted_by = self.row_folder.accepted
+        for (mask, _bucket, *texts), time_us in state.rows.items():
+            values = (*group, *texts)
+            for index, position in accepted_by(mask, values):
+                kind = kinds[index]
+                if kind is _COUNT:
+                    partial[index] += 1
+                elif kind is _TEXTS:
+                    if values[position] is not None:
+                        partial[index].add(values[position])
+                else:
+                    partial[index].add(None if position is None else values[position], time_us)
+        return [
+            value
+            if kind is _COUNT
+            else len(value)
+            if metric.kind is MetricKind.DISTINCT
+            else sorted(value)
+            if kind is _TEXTS
+            else value.result()
+            for kind, metric, value in zip(kinds, self.metrics, partial, strict=True)
+        ]
+
+
+_COUNT, _TEXTS, _OTHER = "count", "texts", "other"
+
+
+class RowFolder:
+    """Which metrics take a collapsed row, and which value of it.
+
+    A row is the group-by values followed by the collapse texts, missing values filled (as after
+    Splunk's `stats ... by`). Whether a metric takes a row depends only on the row's rule mask and the
+    values its `where` reads; rows repeat a handful of those, so the answer is remembered per
+    combination and each `where` runs once per combination, not once per row.
+    """
+
+    MEMO_LIMIT = 1 << 16
+
+    def __init__(self, metrics: list[MetricPlan], where_fields: list[list[str]], names: list[str]):
+        self.names = names
+        self.metrics = [
+            (
+                metric.rule_bits,
+                metric.where,
+                None if metric.field is None else _last_index(names, metric.field),
+            )
+            for metric in metrics
+        ]
+        self.positions = sorted({_last_index(names, name) for fields in where_fields for name in fields})
+        # row values are texts already, so distinct/values are plain sets of them
+        self.kinds = [
+            _COUNT
+            if metric.kind is MetricKind.COUNT
+            else _TEXTS
+            if metric.kind in (MetricKind.DISTINCT, MetricKind.VALUES)
+            else _OTHER
+            for metric in metrics
+        ]
+        self.memo: dict[tuple, tuple[tuple[int, int | None], ...]] = {}
+
+    def accepted(self, mask: int, values: tuple) -> tuple[tuple[int, int | None], ...]:
+        """(metric index, value position) of every metric that takes the row."""
+        key = (mask, *[values[position] for position in self.positions])
+        answer = self.memo.get(key)
+        if answer is None:
+            if len(self.memo) >= self.MEMO_LIMIT:
+                self.memo.clear()
+            view = dict(zip(self.names, values, strict=True))
+            answer = self.memo[key] = tuple(
+                (index, position)
+                for index, (rule_bits, where, position) in enumerate(self.metrics)
+                if (not rule_bits or mask & rule_bits) and (where is None or where(view))
+            )
+        return answer
 
 
 def merge_stores(target: Store, other: Store) -> None:
@@ -241,17 +309,18 @@ def merge_stores(target: Store, other: Store) -> None:
 
 
 def _group_text(value: Any) -> str:
-    if value.__class__ is str:
-        return value
     text = None if value is MISSING else text_of(value)
     return NULL_TEXT if text is None else text
 
 
 def _collapse_text(value: Any, missing: str | None) -> str | None:
-    if value.__class__ is str:
-        return value
     text = None if value is MISSING else text_of(value)
     return missing if text is None else text
+
+
+def _last_index(names: list[str], name: str) -> int:
+    """A collapse field that is also a group-by field is read as the collapse sees it (as in the view)."""
+    return len(names) - 1 - names[::-1].index(name)
 
 
 def _lowest_bit(mask: int) -> int:

@@ -12,12 +12,12 @@ are evaluated, so a parallel run gives the same alerts as a sequential one.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from sigma.rule import SigmaRule
 
 from sigma.pipelines.okta.loader import RulePack
@@ -25,14 +25,18 @@ from sigma.pipelines.okta.semantics import text_of
 from sigma.pipelines.okta.standard import as_aggregate
 
 from .alerts import Alert, CorrelationAlert, MatchAlert
-from .correlation import AggregatePlan, Store, merge_stores
+from .correlation import AggregatePlan, Store
 from .decoding import decode_line
 from .fields import MISSING, compile_field
-from .input_report import InputReport, Reason
-from .matcher import compile_rule, string_fields
+from .input_report import EXCERPT_BYTES, InputReport, Reason
+from .matcher import compile_rule, rule_fields, string_fields, uses_keywords
+from .parallel import run_parallel
 from .prefilter import LineScanner, necessary_needles
+from .projection import EventProjection
 from .sources import Chunk, Source, is_document, iter_chunks, iter_document_events, split_ranges
-from .timestamps import BAD_TIME, MISSING_TIME, compile_time_getter
+from .timestamps import MISSING_TIME, compile_time_getter
+
+_TYPED_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
 
 
 @dataclass
@@ -46,6 +50,7 @@ class EngineOptions:
     max_line_bytes: int = 16 << 20
     parallel_min_bytes: int = 32 << 20  # smaller files are not worth a worker process
     every_group: bool = False  # report every group, also those whose condition is false (testing)
+    projection: bool = True  # decode only the fields the rules read (False: whole events; same alerts)
 
 
 @dataclass
@@ -71,11 +76,15 @@ class CompiledRules:
         for plan_index, plan in enumerate(self.plans):
             for bit, referenced in enumerate(plan.rule.referenced_rules):
                 self.links[position[id(referenced)]].append((plan_index, 1 << bit))
+        self.match_fields = [
+            [(name, compile_field(name)) for name in rule.fields] for rule in self.base_rules
+        ]
         self.scanner = self._scanner(options)
         compared = set().union(
             *(string_fields(rule) for rule in self.base_rules), *(p.string_fields for p in self.plans)
         )
         self.string_paths = [name.split(".") for name in sorted(compared)]
+        self.projection = self._projection(compared)
         self.time = compile_time_getter(options.time_field)
         self.uuid = compile_field("uuid")
         self.lateness_us = None if options.allowed_lateness is None else int(options.allowed_lateness * 1e6)
@@ -91,9 +100,24 @@ class CompiledRules:
             needles |= derived
         return LineScanner(needles) if needles else None
 
+    def _projection(self, compared: set[str]) -> EventProjection | None:
+        """Typed decoding of just the fields read, unless a keyword rule needs every value of the event."""
+        if not self.options.projection or any(uses_keywords(rule) for rule in self.base_rules):
+            return None
+        fields = {self.options.time_field, "uuid"}
+        for rule in self.base_rules:
+            fields |= rule_fields(rule)
+        for plan in self.plans:
+            for name in plan.rule.fields_read():
+                fields |= {plan.rule.event_field(name, index) for index in range(len(plan.rule.rules))}
+        return EventProjection(fields, compared)
+
 
 class Scan:
     """The state of one reader (the main process or a worker) over its share of the input."""
+
+    DENSE_SHARE = 0.5  # when this share of a chunk's bytes are candidates, scanning costs more than it saves
+    DENSE_CHUNKS = 15  # ... so decode the next chunks whole, then look again
 
     def __init__(self, rules: CompiledRules, report: InputReport, emit: Callable[[Alert], None]):
         self.rules = rules
@@ -103,13 +127,14 @@ class Scan:
         self.max_time_us: int | None = None
         self.watermark_us: int | None = None
         self.events_matched = 0
+        self.unscanned_chunks = 0
 
     # --- sources ----------------------------------------------------------------------------------
 
     def read(self, source: Source, start: int = 0, end: int | None = None) -> None:
         if is_document(source, self.report):
             for offset, event in iter_document_events(source, self.report):
-                self.event(event, source, offset, b"")
+                self.event(event, True, source, offset, b"")
             return
         options = self.rules.options
         for chunk in iter_chunks(
@@ -126,35 +151,60 @@ class Scan:
 
     def chunk(self, chunk: Chunk, source: Source) -> None:
         data = chunk.data
-        scanner = self.rules.scanner
-        spans: Iterable[tuple[int, int]] = (
-            scanner.candidate_lines(data) if scanner is not None else _line_spans(data)
-        )
-        for start, end in spans:
-            event, reason = decode_line(data[start:end])
+        lines = memoryview(data)
+        projection = self.rules.projection
+        typed = projection.decoder.decode if projection is not None else None
+        event: dict | None
+        for start, end in self._candidates(data):
+            line = lines[start:end]
+            if typed is not None:
+                try:
+                    event = typed(line)
+                except _TYPED_DECODE_ERRORS:
+                    pass
+                else:
+                    self.event(event, False, source, chunk.offset + start, line)
+                    continue
+            event, reason = decode_line(bytes(line))
             if reason is not None:
                 self.report.add_in_chunk(reason, source, chunk, start, end)
             if event is not None:
-                self.event(event, source, chunk.offset + start, data[start:end])
+                self.event(event, True, source, chunk.offset + start, line)
+
+    def _candidates(self, data: bytes) -> Iterable[tuple[int, int]]:
+        """Spans of the lines to decode: the prefilter's candidates, or every line of dense chunks."""
+        scanner = self.rules.scanner
+        if scanner is None:
+            return _line_spans(data)
+        if self.unscanned_chunks:
+            self.unscanned_chunks -= 1
+            return _line_spans(data)
+        spans = scanner.candidate_lines(data)
+        if sum(end - start for start, end in spans) > self.DENSE_SHARE * len(data):
+            self.unscanned_chunks = self.DENSE_CHUNKS
+        return spans
 
     # --- per event --------------------------------------------------------------------------------
 
-    def event(self, event: dict, source: Source, offset: int, raw: bytes) -> None:
+    def event(self, event: dict, whole: bool, source: Source, offset: int, raw: bytes | memoryview) -> None:
+        """One decoded event; ``whole`` when it was decoded in full (not through the projection)."""
         rules = self.rules
-        if rules.string_paths and _objects_to_text(event, rules.string_paths):
-            self.report.add(Reason.OBJECT_FOR_STRING, source, offset, raw)
+        # the projection's shape lets no object through where a string is compared; a whole event may hold one
+        checked = not whole and rules.projection is not None and not rules.projection.unchecked_string_fields
+        if not checked and rules.string_paths and _objects_to_text(event, rules.string_paths):
+            self.report.add(Reason.OBJECT_FOR_STRING, source, offset, bytes(raw[:EXCERPT_BYTES]))
         matched = [index for index, predicate in enumerate(rules.predicates) if predicate(event)]
         if not matched:
             return
         self.events_matched += 1
         time_us = rules.time(event)
-        if time_us is MISSING_TIME or time_us is BAD_TIME:
-            reason = Reason.MISSING_TIMESTAMP if time_us is MISSING_TIME else Reason.BAD_TIMESTAMP
-            self.report.add(reason, source, offset, raw)
+        if time_us <= MISSING_TIME:  # MISSING_TIME or BAD_TIME
+            reason = Reason.MISSING_TIMESTAMP if time_us == MISSING_TIME else Reason.BAD_TIMESTAMP
+            self.report.add(reason, source, offset, bytes(raw[:EXCERPT_BYTES]))
             time_us = None
         for index in matched:
             if rules.emits[index]:
-                self.emit(self._match_alert(index, event, time_us))
+                self.emit(self._match_alert(index, event if whole else _whole_event(raw), time_us))
         if time_us is None:
             return
         masks: dict[int, int] = {}
@@ -163,14 +213,17 @@ class Scan:
                 masks[plan_index] = masks.get(plan_index, 0) | bit
         if not masks:
             return
-        if self.watermark_us is not None and self._window_closed(masks, time_us):
-            self.report.add(Reason.LATE_EVENT, source, offset, raw)
-            return
-        if self.max_time_us is None or time_us > self.max_time_us:
-            self.max_time_us = time_us
+        if rules.lateness_us is not None:
+            # the watermark follows every event, so lateness does not depend on how the input is chunked
+            if self.max_time_us is None or time_us > self.max_time_us:
+                self.max_time_us = time_us
+                self.watermark_us = time_us - rules.lateness_us
+            elif self._window_closed(masks, time_us):
+                self.report.add(Reason.LATE_EVENT, source, offset, bytes(raw[:EXCERPT_BYTES]))
+                return
+        stores = self.stores
         for plan_index, mask in masks.items():
-            plan = rules.plans[plan_index]
-            plan.add(self.stores[plan_index], event, mask, time_us)
+            rules.plans[plan_index].add(stores[plan_index], event, mask, time_us)
 
     def _window_closed(self, masks: dict[int, int], time_us: int) -> bool:
         plans = self.rules.plans
@@ -179,8 +232,8 @@ class Scan:
     def _match_alert(self, index: int, event: dict, time_us: int | None) -> MatchAlert:
         rule = self.rules.base_rules[index]
         fields = {}
-        for name in rule.fields:
-            value = compile_field(name)(event)
+        for name, get in self.rules.match_fields[index]:
+            value = get(event)
             if value is not MISSING:
                 fields[name] = value
         event_id = self.rules.uuid(event)
@@ -189,11 +242,7 @@ class Scan:
             rule_title=rule.title,
             level=str(rule.level) if rule.level else None,
             time_us=time_us,
-            event_id=event_id
-            if isinstance(event_id, str)
-            else text_of(event_id)
-            if event_id is not MISSING
-            else None,
+            event_id=None if event_id is MISSING else text_of(event_id),
             fields=fields,
             event=event,
         )
@@ -201,11 +250,11 @@ class Scan:
     # --- windows ----------------------------------------------------------------------------------
 
     def close_ripe_windows(self) -> None:
-        """With an allowed lateness, emit the windows that end before the watermark (streaming)."""
-        if self.max_time_us is None:
+        """With an allowed lateness, emit the windows that end at or before the watermark (streaming)."""
+        watermark = self.watermark_us
+        if watermark is None:
             return
-        self.watermark_us = self.max_time_us - self.rules.lateness_us
-        for alert in self.complete(lambda plan, window: (window + 1) * plan.span_us <= self.watermark_us):
+        for alert in self.complete(lambda plan, window: (window + 1) * plan.span_us <= watermark):
             self.emit(alert)
 
     def complete(self, ripe: Callable[[AggregatePlan, int], bool] = lambda plan, window: True) -> list[Alert]:
@@ -220,16 +269,6 @@ class Scan:
         alerts.sort(key=lambda alert: (alert.window_start_us, alert.order[1:]))
         return alerts
 
-    def merge(self, other: Partial) -> None:
-        for mine, theirs in zip(self.stores, other.stores, strict=False):
-            merge_stores(mine, theirs)
-        self.report.merge(other.report)
-        self.events_matched += other.events_matched
-        if other.max_time_us is not None and (
-            self.max_time_us is None or other.max_time_us > self.max_time_us
-        ):
-            self.max_time_us = other.max_time_us
-
 
 def _line_spans(data: bytes) -> Iterator[tuple[int, int]]:
     start = 0
@@ -240,6 +279,12 @@ def _line_spans(data: bytes) -> Iterator[tuple[int, int]]:
             end = size
         yield start, end
         start = end + 1
+
+
+def _whole_event(raw: bytes | memoryview) -> dict:
+    """The full event of a line decoded through the projection (for alerts that carry the event)."""
+    event, _ = decode_line(bytes(raw))
+    return event if event is not None else {}
 
 
 def _objects_to_text(event: dict, paths: list[list[str]]) -> bool:
@@ -260,27 +305,6 @@ def _objects_to_text(event: dict, paths: list[list[str]]) -> bool:
 
 # --- running ------------------------------------------------------------------------------------
 
-_WORKER_RULES: CompiledRules | None = None  # inherited by forked workers, never pickled
-
-
-@dataclass
-class Partial:
-    """What a worker sends back: its correlation state, report and rule matches, in input order."""
-
-    stores: list[Store]
-    report: InputReport
-    matches: list[Alert]
-    events_matched: int
-    max_time_us: int | None
-
-
-def _work(task: tuple[Source, int, int | None, InputReport]) -> Partial:
-    source, start, end, report = task
-    matches: list[Alert] = []
-    scan = Scan(_WORKER_RULES, report, matches.append)
-    scan.read(source, start, end)
-    return Partial(scan.stores, scan.report, matches, scan.events_matched, scan.max_time_us)
-
 
 @dataclass
 class Engine:
@@ -292,18 +316,18 @@ class Engine:
 
     def run(self, sources: Sequence[Source], emit: Callable[[Alert], None]) -> RunResult:
         report = InputReport(sources)
-        scan = Scan(self.rules, report, emit)
         tasks = self._tasks(sources)
         if self._parallel(tasks):
-            self._run_parallel(scan, tasks, emit)
+            events_matched = run_parallel(self.rules, tasks, report, self.workers(), emit)
         else:
+            scan = Scan(self.rules, report, emit)
             for source, start, end in tasks:
                 scan.read(source, start, end)
-        alerts = scan.complete()
-        for alert in alerts:
-            emit(alert)
+            for alert in scan.complete():
+                emit(alert)
+            events_matched = scan.events_matched
         report.resolve_line_numbers()
-        return RunResult(report=report, events_matched=scan.events_matched)
+        return RunResult(report=report, events_matched=events_matched)
 
     def workers(self) -> int:
         return self.options.workers or os.cpu_count() or 1
@@ -317,16 +341,10 @@ class Engine:
         return tasks
 
     def _parallel(self, tasks: list[tuple[Source, int, int | None]]) -> bool:
-        return self.workers() > 1 and len(tasks) > 1 and self.options.allowed_lateness is None
-
-    def _run_parallel(self, scan: Scan, tasks: list[tuple[Source, int, int | None]], emit) -> None:
-        global _WORKER_RULES
-        _WORKER_RULES = self.rules
-        context = multiprocessing.get_context("fork")
-        work = [(source, start, end, scan.report.fork()) for source, start, end in tasks]
-        with context.Pool(min(self.workers(), len(tasks))) as pool:
-            for partial in pool.imap(_work, work):
-                for alert in partial.matches:
-                    emit(alert)
-                scan.merge(partial)
-        _WORKER_RULES = None
+        # stdin is read once, by this process; with an allowed lateness windows close as the input flows
+        return (
+            self.workers() > 1
+            and len(tasks) > 1
+            and self.options.allowed_lateness is None
+            and not any(source.is_stdin for source, _, _ in tasks)
+        )

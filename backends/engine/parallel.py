@@ -1,0 +1,176 @@
+"""Reading large inputs on every core, with results identical to a single reader.
+
+The input is cut into byte ranges at line starts (:func:`~.sources.split_ranges`); each worker process
+reads its share of the ranges into its own correlation state. A (window, group) whose events all fell
+to one worker is complete there, so that worker evaluates it; only groups seen by several workers
+travel to the parent, which merges their states exactly (see :mod:`.accumulators`) and evaluates
+them. The exchange has two steps::
+
+    worker -> parent   the keys of the groups it holds (small), its rule matches and input report
+    parent -> worker   the keys that more than one worker holds
+    worker -> parent   alerts of the groups only it holds, and the state of the shared ones
+
+Shipping whole states instead costs more than reading the file: unpickling millions of small
+objects is single-threaded.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from .alerts import Alert, CorrelationAlert
+from .correlation import Store, merge_stores
+from .input_report import InputReport
+from .sources import Source
+
+Task = tuple[Source, int, int | None]
+GroupKeys = list[set[tuple[int, tuple[str, ...]]]]  # per plan: (window, group) keys
+
+_RULES: Any = None  # the parent's CompiledRules, inherited by the forked workers (never pickled)
+
+
+@dataclass
+class WorkerReport:
+    """A worker's first answer: what it holds and what it saw."""
+
+    keys: GroupKeys
+    matches: list[tuple[int, list[Alert]]]  # per task index, in input order
+    report: InputReport
+    events_matched: int
+
+
+@dataclass
+class WorkerResult:
+    """A worker's second answer: alerts of the groups only it held, and the states of shared groups."""
+
+    alerts: list[CorrelationAlert]
+    shared: list[Store]
+
+
+def run_parallel(
+    rules: Any, tasks: Sequence[Task], report: InputReport, workers: int, emit: Callable[[Alert], None]
+) -> int:
+    """Read ``tasks`` on ``workers`` processes; emit rule matches in input order, then correlation
+    alerts in (window, rule, group) order. Returns the number of events that matched a rule."""
+    global _RULES
+    _RULES = rules
+    context = multiprocessing.get_context("fork")
+    shares = _balance(tasks, workers)
+    connections: list[Connection] = []
+    processes = []
+    try:
+        for share in shares:
+            parent_end, child_end = context.Pipe()
+            process = context.Process(target=_worker, args=(child_end, share, report.fork()), daemon=True)
+            process.start()
+            child_end.close()
+            connections.append(parent_end)
+            processes.append(process)
+
+        first: list[WorkerReport] = [_receive(connection) for connection in connections]
+        holders: list[dict[tuple, int]] = [{} for _ in rules.plans]
+        for answer in first:
+            for plan_index, keys in enumerate(answer.keys):
+                counts = holders[plan_index]
+                for key in keys:
+                    counts[key] = counts.get(key, 0) + 1
+        shared = [{key for key, count in counts.items() if count > 1} for counts in holders]
+        for connection in connections:
+            connection.send(shared)
+        second: list[WorkerResult] = [_receive(connection) for connection in connections]
+    finally:
+        for connection in connections:
+            connection.close()
+        for process in processes:
+            process.join()
+        _RULES = None
+
+    matches = sorted((task, alerts) for answer in first for task, alerts in answer.matches)
+    for _, task_matches in matches:
+        for alert in task_matches:
+            emit(alert)
+    for answer in first:
+        report.merge(answer.report)
+
+    from .runner import Scan  # the parent evaluates the shared groups with an empty reader
+
+    merged = Scan(rules, report, emit)
+    for result in second:
+        for mine, theirs in zip(merged.stores, result.shared, strict=True):
+            merge_stores(mine, theirs)
+    alerts = [alert for result in second for alert in result.alerts]
+    alerts.extend(merged.complete())
+    alerts.sort(key=lambda alert: (alert.window_start_us, alert.order[1:]))
+    for alert in alerts:
+        emit(alert)
+    return sum(answer.events_matched for answer in first)
+
+
+def _worker(connection: Connection, share: list[tuple[int, Task]], report: InputReport) -> None:
+    from .runner import Scan
+
+    try:
+        by_task: dict[int, list[Alert]] = {}
+        current: list[Alert] = []
+        scan = Scan(_RULES, report, lambda alert: current.append(alert))
+        for index, (source, start, end) in share:
+            current = by_task.setdefault(index, [])
+            scan.emit = current.append
+            scan.read(source, start, end)
+        keys = [
+            {(window, group) for window, groups in store.items() for group in groups} for store in scan.stores
+        ]
+        connection.send(WorkerReport(keys, list(by_task.items()), scan.report, scan.events_matched))
+        shared: GroupKeys = connection.recv()
+        shared_states: list[Store] = []
+        for plan_index, store in enumerate(scan.stores):
+            mine: Store = {}
+            for key in shared[plan_index]:
+                window, group = key
+                state = store.get(window, {}).pop(group, None)
+                if state is not None:
+                    mine.setdefault(window, {})[group] = state
+            shared_states.append(mine)
+        connection.send(WorkerResult(scan.complete(), shared_states))
+    except BaseException:
+        connection.send(_WorkerFailure(traceback.format_exc()))
+    finally:
+        connection.close()
+
+
+@dataclass
+class _WorkerFailure:
+    traceback: str
+
+
+def _receive(connection: Connection) -> Any:
+    try:
+        answer = connection.recv()
+    except EOFError as error:
+        raise RuntimeError("a worker process ended without an answer") from error
+    if isinstance(answer, _WorkerFailure):
+        raise RuntimeError(f"a worker process failed:\n{answer.traceback}")
+    return answer
+
+
+def _balance(tasks: Sequence[Task], workers: int) -> list[list[tuple[int, Task]]]:
+    """Give each worker about the same number of bytes (largest ranges first); unsized ranges count 1."""
+    shares: list[list[tuple[int, Task]]] = [[] for _ in range(min(workers, len(tasks)))]
+    loads = [0] * len(shares)
+
+    def size(task: Task) -> int:
+        _, start, end = task
+        return (end - start) if end is not None else 1
+
+    for index, task in sorted(enumerate(tasks), key=lambda item: -size(item[1])):
+        lightest = loads.index(min(loads))
+        shares[lightest].append((index, task))
+        loads[lightest] += size(task)
+    for share in shares:
+        share.sort()
+    return shares
