@@ -250,7 +250,14 @@ def _generate(arguments: argparse.Namespace) -> int:
     summary = write_dataset(
         config, Path(arguments.output), Path(arguments.truth) if arguments.truth else None
     )
-    print(summary, file=sys.stderr)
+    print(
+        f"wrote {summary.events:,} events ({summary.bytes / 1e6:,.1f} MB) to {summary.events_path} "
+        f"in {summary.seconds:.1f}s: {summary.rule_events:,} push or push-response events "
+        f"({summary.push_share:.1%}), {sum(summary.sessions.values())} labelled sessions, "
+        f"{summary.expected_alerts} of which must alert"
+        + (f"; ground truth in {summary.truth_path}" if summary.truth_path else ""),
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 

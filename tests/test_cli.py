@@ -1,0 +1,107 @@
+"""The `sigma-okta` command: outputs, exit codes, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from okta_builders import push, response, write_events
+
+CLI = [str(Path(sys.executable).with_name("sigma-okta"))]
+ATTACK = [push("s1", 10), push("s1", 40), response("s1", 45, result="FAILURE")]
+
+
+def sigma_okta(*arguments: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *arguments], input=stdin, capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def events(tmp_path) -> Path:
+    return write_events(tmp_path / "events.jsonl", ATTACK)
+
+
+def test_run_prints_one_json_alert_per_line(events):
+    done = sigma_okta("run", "--events", str(events))
+    assert done.returncode == 0, done.stderr
+    (alert,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert alert["group"] == {"authenticationContext.externalSessionId": "s1"}
+    assert done.stderr == b""  # no bad input, nothing to report
+
+
+def test_run_text_format_is_readable(events):
+    done = sigma_okta("run", "--events", str(events), "--format", "text")
+    text = done.stdout.decode()
+    assert "Okta Mismatch Between Source and Response for Verify Push Request" in text
+    assert "authenticationContext.externalSessionId=s1" in text
+    assert text.rstrip().endswith("1 alert")
+
+
+def test_run_reads_stdin_and_writes_a_file(events, tmp_path):
+    output = tmp_path / "alerts.jsonl"
+    done = sigma_okta("run", "--events", "-", "--output", str(output), stdin=events.read_bytes())
+    assert done.returncode == 0, done.stderr
+    assert len(output.read_text().splitlines()) == 1
+
+
+def test_bad_lines_are_summarised_and_the_good_events_kept(tmp_path):
+    path = tmp_path / "events.jsonl"
+    good = b"".join(json.dumps(event).encode() + b"\n" for event in ATTACK)
+    path.write_bytes(b'{"eventType": "system.push.send_factor_verify_push", "trunc\n' + good + b"not json\n")
+    done = sigma_okta("run", "--events", str(path))
+    assert done.returncode == 0
+    assert len(done.stdout.splitlines()) == 1
+    assert b"malformed_json" in done.stderr
+
+
+def test_strict_fails_naming_the_first_bad_line(tmp_path):
+    path = tmp_path / "events.jsonl"
+    good = b"".join(json.dumps(event).encode() + b"\n" for event in ATTACK)
+    path.write_bytes(good + b"garbage\n")
+    done = sigma_okta("run", "--strict", "--events", str(path))
+    assert done.returncode == 3
+    assert f"{path}:4".encode() in done.stderr
+    assert b"Traceback" not in done.stderr
+
+
+def test_missing_input_exits_4_without_traceback(tmp_path):
+    done = sigma_okta("run", "--events", str(tmp_path / "absent.jsonl"))
+    assert done.returncode == 4
+    assert b"absent.jsonl" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_invalid_rules_exit_2_with_their_location(tmp_path, events):
+    rule = tmp_path / "bad.yml"
+    rule.write_text("title: x\ncorrelation:\n  type: aggregate\n  rules: [nope]\n  timespan: 1h\n"
+                    "  metrics: {n: {type: count}}\n  condition: n > 1\n")
+    done = sigma_okta("run", str(rule), "--events", str(events))
+    assert done.returncode == 2
+    assert f"{rule}:4".encode() in done.stderr and b"unknown rule 'nope'" in done.stderr
+    assert b"Traceback" not in done.stderr
+
+
+def test_usage_errors_exit_2():
+    assert sigma_okta("run").returncode == 2
+    assert sigma_okta("run", "--events", "x", "--allowed-lateness", "soon").returncode == 2
+
+
+def test_validate_lists_the_bundled_pack():
+    done = sigma_okta("validate")
+    assert done.returncode == 0
+    assert b"okta_verify_push_source_response_mismatch" in done.stdout
+    assert b"3 rule(s) OK" in done.stderr
+
+
+def test_generate_then_run_finds_exactly_the_attack_sessions(tmp_path):
+    events, truth = tmp_path / "events.jsonl", tmp_path / "truth.json"
+    done = sigma_okta("generate", "--seed", "3", "--output", str(events), "--truth", str(truth))
+    assert done.returncode == 0, done.stderr
+    alerts = [json.loads(line) for line in sigma_okta("run", "--events", str(events)).stdout.splitlines()]
+    found = sorted(
+        [a["window"]["start"].replace(".000Z", "Z"), a["group"]["authenticationContext.externalSessionId"]]
+        for a in alerts
+    )
+    assert found == sorted(json.loads(truth.read_text())["expected_alerts"])
+    assert found
