@@ -74,8 +74,10 @@ def test_missing_input_exits_4_without_traceback(tmp_path):
 
 def test_invalid_rules_exit_2_with_their_location(tmp_path, events):
     rule = tmp_path / "bad.yml"
-    rule.write_text("title: x\ncorrelation:\n  type: aggregate\n  rules: [nope]\n  timespan: 1h\n"
-                    "  metrics: {n: {type: count}}\n  condition: n > 1\n")
+    rule.write_text(
+        "title: x\ncorrelation:\n  type: aggregate\n  rules: [nope]\n  timespan: 1h\n"
+        "  metrics: {n: {type: count}}\n  condition: n > 1\n"
+    )
     done = sigma_okta("run", str(rule), "--events", str(events))
     assert done.returncode == 2
     assert f"{rule}:4".encode() in done.stderr and b"unknown rule 'nope'" in done.stderr
