@@ -31,7 +31,7 @@ from .fields import MISSING, compile_field
 from .input_report import EXCERPT_BYTES, InputReport, Reason
 from .matcher import compile_rule, rule_fields, string_fields, uses_keywords
 from .parallel import run_parallel
-from .prefilter import LineScanner, necessary_needles
+from .prefilter import LineScanner, necessary_clauses
 from .projection import EventProjection
 from .sources import Chunk, Source, is_document, iter_chunks, iter_document_events, split_ranges
 from .timestamps import MISSING_TIME, compile_time_getter
@@ -92,13 +92,13 @@ class CompiledRules:
     def _scanner(self, options: EngineOptions) -> LineScanner | None:
         if not options.prefilter or options.validate_all:
             return None
-        needles = set()
+        clauses = set()
         for rule in self.base_rules:
-            derived = necessary_needles(rule)
+            derived = necessary_clauses(rule)
             if derived is None:
                 return None  # one rule can match without any literal: every line is a candidate
-            needles |= derived
-        return LineScanner(needles) if needles else None
+            clauses |= derived
+        return LineScanner(clauses) if clauses else None
 
     def _projection(self, compared: set[str]) -> EventProjection | None:
         """Typed decoding of just the fields read, unless a keyword rule needs every value of the event."""
