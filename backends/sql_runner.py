@@ -1,0 +1,160 @@
+"""Run a rule pack as generated SQL on DuckDB or Apache Spark: ``sigma-okta run --engine duckdb|spark``.
+
+The queries are exactly what ``sigma-okta convert -t duckdb|spark`` prints; this module only executes
+them and turns their rows into the alerts the Python engine writes, so the three engines can be
+compared alert for alert (and the same rule pointed at a Spark cluster for data that outgrows one
+machine).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sigma.pipelines.okta.loader import RulePack
+from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
+from sigma.pipelines.okta.standard import as_aggregate
+
+from .engine.alerts import Alert, CorrelationAlert, MatchAlert
+from .sql import OktaDuckDBBackend, OktaSparkBackend, OktaSqlBackend
+
+ENGINES = ("duckdb", "spark")
+
+
+class SqlEngineError(Exception):
+    """The SQL engine cannot run this input (e.g. stdin) or is not installed."""
+
+
+def run_pack(
+    engine: str,
+    pack: RulePack,
+    paths: Sequence[str],
+    emit: Callable[[Alert], None],
+    *,
+    every_group: bool = False,
+) -> int:
+    """Evaluate ``pack`` on the NDJSON files ``paths`` with ``engine``; emits the alerts in the engine's
+    order (rule matches first, then correlation alerts by window, rule and group). Returns the count."""
+    if any(path == "-" for path in paths):
+        raise SqlEngineError(f"the {engine} engine reads files, not standard input")
+    executor = _DuckDB() if engine == "duckdb" else _Spark()
+    backend = _backend(engine, paths)
+    count = 0
+    for rule in pack.base_rules:
+        if rule._output:
+            for row in executor.query(backend.match_statements(rule)):
+                emit(_match_alert(rule, row))
+                count += 1
+    correlations = [*pack.aggregates, *(as_aggregate(rule) for rule in pack.standard_correlations)]
+    alerts: list[CorrelationAlert] = []
+    for order, rule in enumerate(correlations):
+        statements = backend.aggregate_statements(rule, every_group=every_group, timestamps=False)
+        alerts.extend(_correlation_alert(rule, order, row) for row in executor.query(statements))
+    alerts.sort(key=lambda alert: (alert.window_start_us, alert.order[1:]))
+    for alert in alerts:
+        emit(alert)
+    return count + len(alerts)
+
+
+def _backend(engine: str, paths: Sequence[str]) -> OktaSqlBackend:
+    if engine == "duckdb":
+        return OktaDuckDBBackend(events_path=list(paths))
+    if len(paths) != 1:
+        raise SqlEngineError("the spark engine reads one path: a file, a folder or a glob pattern")
+    return OktaSparkBackend(events_path=paths[0])
+
+
+def _correlation_alert(rule: AggregateCorrelationRule, order: int, row: dict[str, Any]) -> CorrelationAlert:
+    metrics: dict[str, Any] = {}
+    for metric in rule.metrics:
+        value = row[metric.name]
+        if metric.kind in (MetricKind.FIRST_SEEN, MetricKind.LAST_SEEN) and value is not None:
+            value = _iso(value)
+        elif metric.kind in (MetricKind.COUNT, MetricKind.DISTINCT) and value is not None:
+            value = int(value)
+        metrics[metric.name] = value
+    for derived in rule.derived:
+        metrics[derived.name] = row[derived.name]
+    group = {name: row[name] for name in rule.group_by}
+    fields = {output.name: list(row[output.name] or []) for output in rule.outputs}
+    alert = CorrelationAlert(
+        rule_id=str(rule.id) if rule.id else None,
+        rule_title=rule.title,
+        level=str(rule.level) if rule.level else None,
+        group=group,
+        window_start_us=int(row["window_start"]),
+        window_end_us=int(row["window_end"]),
+        first_seen_us=int(row["first_seen"]),
+        metrics=metrics,
+        fields=fields,
+        event_ids=list(row["event_ids"] or []),
+        order=(int(row["window_start"]), order, tuple(group.values())),
+        condition=bool(row["condition"]),
+    )
+    risk = rule.custom_attributes.get("risk")
+    if isinstance(risk, dict):
+        alert.risk = {**risk, "objects": fields.get(risk.get("object"), [])}
+    return alert
+
+
+def _match_alert(rule: Any, row: dict[str, Any]) -> MatchAlert:
+    return MatchAlert(
+        rule_id=str(rule.id) if rule.id else None,
+        rule_title=rule.title,
+        level=str(rule.level) if rule.level else None,
+        time_us=row.get("event_us"),
+        event_id=row.get("uuid"),
+        fields={name: row[name] for name in rule.fields if row.get(name) is not None},
+        event={name: value for name, value in row.items() if name != "event_us" and value is not None},
+    )
+
+
+def _iso(microseconds: int) -> str:
+    from .engine.timestamps import format_time
+
+    return format_time(int(microseconds))
+
+
+class _DuckDB:
+    def __init__(self) -> None:
+        import duckdb
+
+        self.connection = duckdb.connect()
+        self.connection.execute("SET TimeZone = 'UTC'")  # naive timestamps are UTC, as in the engine
+
+    def query(self, statements: list[str]) -> list[dict[str, Any]]:
+        for statement in statements[:-1]:
+            self.connection.execute(statement)
+        cursor = self.connection.execute(statements[-1])
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+class _Spark:
+    """A local Spark session (``local[*]``), or the one ``SPARK_REMOTE``/``PYSPARK`` settings point to."""
+
+    _session: Any = None
+
+    def __init__(self) -> None:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as error:
+            raise SqlEngineError("the spark engine needs pyspark: pip install 'sigma-okta[spark]'") from error
+        if _Spark._session is None:
+            os.environ.setdefault("PYSPARK_PYTHON", "python3")
+            _Spark._session = (
+                SparkSession.builder.master(os.environ.get("SIGMA_OKTA_SPARK_MASTER", "local[*]"))
+                .appName("sigma-okta")
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                .getOrCreate()
+            )
+            _Spark._session.sparkContext.setLogLevel("ERROR")
+        self.session = _Spark._session
+
+    def query(self, statements: list[str]) -> list[dict[str, Any]]:
+        for statement in statements[:-1]:
+            self.session.sql(statement)
+        return [row.asDict(recursive=True) for row in self.session.sql(statements[-1]).collect()]
