@@ -105,3 +105,36 @@ def run_engine(
 
 def sessions_of(alerts: Iterable[dict]) -> list[str]:
     return [alert["group"]["authenticationContext.externalSessionId"] for alert in alerts]
+
+
+def by_group(alerts: Iterable[dict]) -> dict[tuple, dict]:
+    """Alerts keyed by (rule, window start, group)."""
+    return {
+        (alert["rule_id"], alert["window"]["start"], tuple(sorted(alert["group"].items()))): alert
+        for alert in alerts
+    }
+
+
+def differences(expected: Iterable[dict], actual: Iterable[dict]) -> list[str]:
+    """What differs between two runs' alerts, group by group: metrics (numbers compared as numbers,
+    floats to 1e-9), output fields, event ids, first seen and condition."""
+    import math
+
+    left, right = by_group(expected), by_group(actual)
+    problems = [f"only in the first run: {key}" for key in left.keys() - right.keys()]
+    problems += [f"only in the second run: {key}" for key in right.keys() - left.keys()]
+    for key in left.keys() & right.keys():
+        a, b = left[key], right[key]
+        for name in a["metrics"].keys() | b["metrics"].keys():
+            x, y = a["metrics"].get(name), b["metrics"].get(name)
+            same = x == y or (
+                isinstance(x, int | float) and isinstance(y, int | float) and math.isclose(x, y, rel_tol=1e-9)
+            )
+            if not same:
+                problems.append(f"{key}: metric {name}: {x!r} != {y!r}")
+        for part in ("fields", "event_ids", "first_seen", "window"):
+            if a[part] != b[part]:
+                problems.append(f"{key}: {part}: {a[part]!r} != {b[part]!r}")
+        if a.get("condition", True) != b.get("condition", True):
+            problems.append(f"{key}: condition differs")
+    return problems

@@ -1,0 +1,205 @@
+"""The generated DuckDB and Spark SQL, executed, give the engine's alerts metric for metric.
+
+Every group is compared (``every_group``), not only alerting ones: metrics, output fields, event ids,
+first seen and the condition's verdict. Data: the generator's realistic sessions, hand-built sessions on
+every threshold and odd event shapes, and (DuckDB) random sessions from hypothesis.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from okta_builders import (
+    KNOWN,
+    NEW_BOTH,
+    NEW_DEVICE_ONLY,
+    differences,
+    push,
+    response,
+    run_engine,
+    write_events,
+)
+
+from sigma.backends.okta.generator import GeneratorConfig, write_dataset
+from sigma.backends.okta.sql_runner import run_pack
+from sigma.pipelines.okta.loader import load_bundled, load_rules
+
+CONSTRUCTS = Path(__file__).parent / "rules" / "constructs.yml"
+ENGINES = [
+    "duckdb",
+    pytest.param(
+        "spark", marks=pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs a Java runtime")
+    ),
+]
+
+
+def sql_alerts(engine: str, pack, paths: list[str]) -> list[dict]:
+    alerts: list[dict] = []
+    run_pack(engine, pack, paths, lambda alert: alerts.append(alert.to_dict()), every_group=True)
+    return alerts
+
+
+def engine_alerts(pack, paths: list[str], folder: Path) -> list[dict]:
+    return run_engine(folder, pack=pack, paths=paths, every_group=True)[0]
+
+
+@pytest.fixture(scope="module")
+def packs():
+    return {"bundled": load_bundled(), "constructs": load_rules([CONSTRUCTS])}
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("generated") / "events.jsonl"
+    write_dataset(GeneratorConfig(seed=9, sessions_per_label=3, escape_share=0.2), path)
+    return path
+
+
+def edge_events() -> list[dict]:
+    """Sessions on every threshold of the bundled rule, and event shapes that stress reading."""
+    events = []
+    # ratio exactly 0.5, 1/3, 99/200, a single push, failed pushes, a denial without push
+    events += [push("half", 10), push("half", 40), response("half", 45)]
+    events += [push("third", 10), push("third", 40), push("third", 70), response("third", 75)]
+    events += [push("r99", 3 * i) for i in range(200)] + [response("r99", 3 * i + 1) for i in range(99)]
+    events += [push("single", 10), response("single", 12, result="UNKNOWN")]
+    events += [push("failed", 10, result="FAILURE"), push("failed", 40, result="FAILURE")]
+    events += [response("denied_only", 20, result="FAILURE")]
+    events += [push("sms", 10), response("sms", 20, result="FAILURE", factor="SMS")]
+    events += [push("same_ip", 10), response("same_ip", 20, result="FAILURE", ip="203.0.113.7")]
+    events += [push("known", 10, behaviors=KNOWN), response("known", 20, result="FAILURE")]
+    events += [
+        push("device_only", 10, behaviors=NEW_DEVICE_ONLY),
+        response("device_only", 20, result="FAILURE"),
+    ]
+    events += [push("no_ip", 10), response("no_ip", 20, result="FAILURE", ip=None)]
+    events += [
+        push("object", 10, behaviors={"New Device": "POSITIVE", "New IP": "POSITIVE"}),
+        response("object", 20, result="FAILURE"),
+    ]
+    # fan-out inside one 2 s bucket and across a bucket boundary; a differing collapse field
+    events += [push("fan_in", 10.1), push("fan_in", 10.2), push("fan_in", 10.4), response("fan_in", 15)]
+    events += [
+        push("fan_across", 11.9),
+        push("fan_across", 12.1),
+        push("fan_across", 12.2),
+        push("fan_across", 40),
+        response("fan_across", 45),
+    ]
+    events += [push("agents", 10.1), push("agents", 10.2, agent="curl/8"), response("agents", 15)]
+    # group keys: null and missing session ids, case-different ids, a window boundary
+    events += [push(None, 10), push(None, 40), response(None, 50, result="FAILURE")]
+    missing = push(None, 60)
+    del missing["authenticationContext"]
+    events.append(missing)
+    events += [push("idxAbC", 10), response("idxabc", 20, result="FAILURE")]
+    events += [
+        push("boundary", 3599.999),
+        push("boundary", 3600.0),
+        response("boundary", 3600.5, result="FAILURE"),
+    ]
+    # shapes: upper-case values, a flattened dotted key, numbers where strings are usual, epoch times
+    upper = push("upper", 10)
+    upper["eventType"] = upper["eventType"].upper()
+    events += [upper, response("upper", 20, result="failure")]
+    flat = response("flat", 20, result="FAILURE")
+    flat["client.ipAddress"] = flat["client"].pop("ipAddress")
+    events += [push("flat", 10), flat]
+    numeric = push("numeric", 10)
+    numeric["authenticationContext"]["authenticationStep"] = 2
+    numeric["outcome"]["result"] = 1
+    events += [numeric, push("numeric", 40), response("numeric", 45, result="FAILURE")]
+    seconds, millis = push("epoch", 10), response("epoch", 20, result="FAILURE")
+    seconds["published"] = 1_773_151_210
+    millis["published"] = 1_773_151_220_500
+    events += [seconds, millis]
+    naive, offset = push("zones", 10), response("zones", 20, result="FAILURE")
+    naive["published"] = naive["published"].replace("T", " ").removesuffix("Z")
+    offset["published"] = "2026-03-10T16:00:20.000+02:00"
+    events += [naive, offset]
+    no_time, bad_time = push("untimed", 10), response("untimed", 20, result="FAILURE")
+    del no_time["published"]
+    bad_time["published"] = "yesterday"
+    events += [no_time, bad_time, push("untimed", 30)]
+    return events
+
+
+@pytest.fixture(scope="module")
+def edges(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("edges") / "events.jsonl"
+    write_events(path, edge_events())
+    with path.open("ab") as stream:  # lines that no engine can read, and an escaped event type
+        stream.write(b'{"eventType": "system.push.send_factor_verify_push", "trunc\n\n[1, 2]\n')
+        escaped = orjson.dumps(push("escaped", 10)).replace(b"system.push", b"\\u0073ystem.push")
+        stream.write(escaped + b"\n" + orjson.dumps(response("escaped", 20, result="FAILURE")) + b"\n")
+    return path
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("rules", ["bundled", "constructs"])
+def test_generated_sessions(engine, rules, packs, generated, tmp_path):
+    pack = packs[rules]
+    expected = engine_alerts(pack, [str(generated)], tmp_path)
+    assert any(alert.get("condition", True) for alert in expected)
+    assert differences(expected, sql_alerts(engine, pack, [str(generated)])) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("rules", ["bundled", "constructs"])
+def test_threshold_sessions_and_odd_shapes(engine, rules, packs, edges, tmp_path):
+    pack = packs[rules]
+    expected = engine_alerts(pack, [str(edges)], tmp_path)
+    assert len(expected) > 20
+    assert differences(expected, sql_alerts(engine, pack, [str(edges)])) == []
+
+
+def test_the_threshold_verdicts_themselves(packs, edges, tmp_path):
+    """The shared verdicts, read off the engine's run on the edge sessions (the SQL runs equal it)."""
+    alerts = engine_alerts(packs["bundled"], [str(edges)], tmp_path)
+    verdict = {
+        alert["group"]["authenticationContext.externalSessionId"]: alert.get("condition", True)
+        for alert in alerts
+        if alert["window"]["start"].startswith("2026-03-10T14")
+    }
+    assert verdict["half"] is False and verdict["third"] is True and verdict["r99"] is False
+    assert verdict["fan_in"] is False and verdict["fan_across"] is True
+    assert verdict["object"] is True and verdict["no_ip"] is True and verdict["upper"] is True
+    assert verdict["flat"] is True and verdict["escaped"] is True and verdict["NULL"] is True
+    assert verdict["same_ip"] is False and verdict["sms"] is False and verdict["known"] is False
+    assert verdict["epoch"] is True and verdict["zones"] is True and verdict["untimed"] is False
+
+
+SESSIONS = st.sampled_from(["s1", "s2", "S1", None])
+IPS = st.sampled_from(["203.0.113.7", "198.51.100.20", None])
+RESULTS = st.sampled_from(["SUCCESS", "FAILURE", "success", "UNKNOWN"])
+
+
+@st.composite
+def random_event(draw) -> dict:
+    seconds = draw(st.integers(0, 7_400)) + draw(st.sampled_from([0.0, 0.5, 0.999, 1.0, 1.999]))
+    session, ip, result = draw(SESSIONS), draw(IPS), draw(RESULTS)
+    if draw(st.booleans()):
+        return push(
+            session,
+            seconds,
+            ip=ip,
+            result=result,
+            behaviors=draw(st.sampled_from([NEW_BOTH, KNOWN, NEW_DEVICE_ONLY])),
+        )
+    factor = draw(st.sampled_from(["OKTA_VERIFY_PUSH", "okta_verify_push", "SMS"]))
+    return response(session, seconds, ip=ip, result=result, factor=factor)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(random_event(), min_size=1, max_size=40))
+def test_random_sessions_duckdb(packs, tmp_path, events):
+    path = write_events(tmp_path / "random.jsonl", events)
+    for pack in packs.values():
+        expected = engine_alerts(pack, [str(path)], tmp_path)
+        assert differences(expected, sql_alerts("duckdb", pack, [str(path)])) == [], json.dumps(events)[:2000]
