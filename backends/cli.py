@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(commands)
+    _add_convert(commands)
+    _add_list(commands)
     _add_generate(commands)
     _add_validate(commands)
     return parser
@@ -106,9 +108,10 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--engine",
-        choices=("python",),
+        choices=("python", "duckdb", "spark"),
         default="python",
-        help="execution engine (default: python, the streaming engine)",
+        help="python: the streaming engine (default); duckdb, spark: run the rules' generated SQL "
+        "(the queries of `sigma-okta convert -t duckdb|spark`) on those engines",
     )
     run.add_argument(
         "--time-field", default="published", metavar="FIELD", help="event time field (default: published)"
@@ -164,6 +167,8 @@ def _run(arguments: argparse.Namespace) -> int:
         sources = expand_sources(arguments.events)
     except SourceError as error:
         raise CliError(str(error), EXIT_NO_INPUT) from error
+    if arguments.engine != "python":
+        return _run_sql(arguments, pack, sources)
     options = EngineOptions(
         time_field=arguments.time_field,
         workers=arguments.workers,
@@ -187,6 +192,21 @@ def _run(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_sql(arguments: argparse.Namespace, pack, sources) -> int:
+    from .engine.alerts import JsonLinesSink, TextSink
+    from .sql_runner import SqlEngineError, run_pack
+
+    paths = [str(source.path) if source.path is not None else "-" for source in sources]
+    with _open_output(arguments.output) as stream:
+        sink = (TextSink if arguments.format == "text" else JsonLinesSink)(stream)
+        try:
+            run_pack(arguments.engine, pack, paths, sink.write, every_group=arguments.every_group)
+        except SqlEngineError as error:
+            raise CliError(str(error), EXIT_USAGE) from error
+        sink.close()
+    return EXIT_OK
+
+
 class _open_output:
     """stdout's binary buffer, or a file; closes only what it opened."""
 
@@ -207,6 +227,83 @@ class _open_output:
     def __exit__(self, *exc: object) -> None:
         if self.stream is not None and self.stream is not sys.stdout.buffer:
             self.stream.close()
+
+
+# --- convert ------------------------------------------------------------------------------------
+
+
+def _add_convert(commands: argparse._SubParsersAction) -> None:
+    convert = commands.add_parser(
+        "convert",
+        help="convert rules to a SIEM query language (SPL, ES|QL, KQL, DuckDB or Spark SQL)",
+        description="Convert Sigma rules and `aggregate` correlations to queries. Each target uses its "
+        "default Okta pipeline unless -p names others (see `sigma-okta list pipelines`).",
+    )
+    convert.add_argument("rules", nargs="*", metavar="RULES", help="rule files or folders (default: bundled)")
+    convert.add_argument("--target", "-t", required=True, help="splunk, esql, kusto, duckdb or spark")
+    convert.add_argument(
+        "--pipeline",
+        "-p",
+        action="append",
+        default=[],
+        metavar="PIPELINE",
+        help="processing pipeline id or YAML file (repeatable)",
+    )
+    convert.add_argument("--output", "-o", metavar="DIR", help="write one file per rule into DIR")
+    convert.set_defaults(handler=_convert)
+
+
+def _convert(arguments: argparse.Namespace) -> int:
+    from sigma.pipelines.okta.loader import load_bundled, load_rules
+
+    from .targets import TargetError, convert_pack, make_backend, rule_label, target_named
+
+    try:
+        target = target_named(arguments.target)
+        backend = make_backend(target, arguments.pipeline)
+    except TargetError as error:
+        raise CliError(str(error)) from error
+    pack = load_rules(arguments.rules) if arguments.rules else load_bundled()
+    converted = convert_pack(pack, backend)
+    if arguments.output:
+        folder = Path(arguments.output)
+        folder.mkdir(parents=True, exist_ok=True)
+        for item in converted:
+            path = folder / f"{rule_label(item.rule)}.{target.suffix}"
+            path.write_text(item.query if item.query.endswith("\n") else item.query + "\n")
+            print(path, file=sys.stderr)
+        return EXIT_OK
+    for number, item in enumerate(converted):
+        if number:
+            print()
+        comment = "--" if target.suffix in ("sql", "esql") else "//" if target.suffix == "kql" else "```"
+        closing = " ```" if comment == "```" else ""
+        print(f"{comment} {item.rule.title} ({rule_label(item.rule)}){closing}")
+        print(item.query.rstrip("\n"))
+    return EXIT_OK
+
+
+def _add_list(commands: argparse._SubParsersAction) -> None:
+    listing = commands.add_parser("list", help="list conversion targets or processing pipelines")
+    listing.add_argument("what", choices=("targets", "pipelines"))
+    listing.set_defaults(handler=_list)
+
+
+def _list(arguments: argparse.Namespace) -> int:
+    from sigma.pipelines.okta import pipelines
+    from sigma.pipelines.okta.okta_schemas import get_schema
+
+    from .targets import TARGETS
+
+    if arguments.what == "targets":
+        for target in TARGETS.values():
+            supported = ", ".join(target.pipelines) or "none needed (raw System Log JSON)"
+            print(f"{target.name:8} {target.language:36} pipelines: {supported}")
+    else:
+        for name in pipelines:
+            schema = get_schema(name)
+            print(f"{name:22} {schema.title}  [{schema.table_or_index}, time: {schema.time_field}]")
+    return EXIT_OK
 
 
 # --- generate -----------------------------------------------------------------------------------

@@ -1,0 +1,125 @@
+"""The conversion targets of ``sigma-okta convert``: which backend, which pipelines, and converting a pack.
+
+Each target is a pySigma backend (``OktaSplunkBackend`` ...) that also converts the `aggregate`
+correlation; pySigma's autodiscovery and sigma-cli know them by their identifiers (``okta_splunk``
+...). Standard Sigma correlations are converted through the aggregate model (``plugin/standard.py``)
+so that every target gives them the engine's tumbling-window semantics.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sigma.conversion.base import Backend
+from sigma.correlations import SigmaCorrelationRule
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.processing.resolver import ProcessingPipelineResolver
+from sigma.rule import SigmaRuleBase
+
+from sigma.pipelines.okta import pipelines as okta_pipelines
+from sigma.pipelines.okta.loader import RulePack
+from sigma.pipelines.okta.standard import as_aggregate
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    backend: str  # "module:Class"
+    language: str
+    suffix: str
+    pipelines: tuple[str, ...]  # the Okta pipelines it supports; the first is the default
+
+    def backend_class(self) -> type[Backend]:
+        module, _, name = self.backend.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+TARGETS: dict[str, Target] = {
+    target.name: target
+    for target in (
+        Target(
+            "splunk", "sigma.backends.okta.splunk:OktaSplunkBackend", "Splunk SPL", "spl", ("okta_splunk_ta",)
+        ),
+        Target(
+            "esql",
+            "sigma.backends.okta.esql:OktaESQLBackend",
+            "Elastic ES|QL",
+            "esql",
+            ("okta_elastic", "okta_ocsf"),
+        ),
+        Target(
+            "kusto",
+            "sigma.backends.okta.kusto:OktaKustoBackend",
+            "Microsoft Sentinel / Defender KQL",
+            "kql",
+            ("okta_sentinel", "okta_sentinel_legacy"),
+        ),
+        Target("duckdb", "sigma.backends.okta.sql:OktaDuckDBBackend", "DuckDB SQL over NDJSON", "sql", ()),
+        Target("spark", "sigma.backends.okta.sql:OktaSparkBackend", "Spark SQL over NDJSON", "sql", ()),
+    )
+}
+
+
+class TargetError(ValueError):
+    pass
+
+
+def target_named(name: str) -> Target:
+    """A target by its short name (``splunk``) or its backend identifier (``okta_splunk``)."""
+    found = TARGETS.get(name.removeprefix("okta_"))
+    if found is None:
+        raise TargetError(f"unknown target '{name}' (targets: {', '.join(TARGETS)})")
+    return found
+
+
+def make_backend(target: Target, pipeline_names: Sequence[str] = ()) -> Backend:
+    """The target's backend with the named pipelines (Okta pipeline ids, other installed pySigma
+    pipelines, or pipeline YAML files); the target's default Okta pipeline when none is named."""
+    names = list(pipeline_names) or list(target.pipelines[:1])
+    pipeline = ProcessingPipeline()
+    for name in names:
+        pipeline += resolve_pipeline(name)
+    return target.backend_class()(pipeline if names else None)
+
+
+def resolve_pipeline(name: str) -> ProcessingPipeline:
+    if name in okta_pipelines:
+        return okta_pipelines[name]()
+    try:
+        from sigma.plugins import InstalledSigmaPlugins
+
+        resolver = ProcessingPipelineResolver(InstalledSigmaPlugins.autodiscover().pipelines)
+        return resolver.resolve_pipeline(name)
+    except Exception as error:  # pySigma raises several kinds here; one message for the user
+        raise TargetError(
+            f"unknown pipeline '{name}' (Okta pipelines: {', '.join(okta_pipelines)})"
+        ) from error
+
+
+@dataclass(frozen=True)
+class Converted:
+    rule: SigmaRuleBase
+    query: str
+
+
+def convert_pack(pack: RulePack, backend: Backend) -> list[Converted]:
+    """Every rule that produces alerts: base rules on their own, standard and aggregate correlations."""
+    converted: list[Converted] = []
+    for rule in pack.base_rules:
+        if rule._output:
+            converted.extend(Converted(rule, str(query)) for query in backend.convert_rule(rule))
+    for correlation in pack.correlations:
+        aggregate = (
+            as_aggregate(correlation) if isinstance(correlation, SigmaCorrelationRule) else correlation
+        )
+        converted.append(Converted(correlation, backend.convert_aggregate(aggregate)))
+    return converted
+
+
+def rule_label(rule: SigmaRuleBase) -> str:
+    return rule.name or (str(rule.id) if rule.id else rule.title)
+
+
+__all__ = ["TARGETS", "Converted", "Target", "convert_pack", "make_backend", "target_named"]
