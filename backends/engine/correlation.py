@@ -112,8 +112,16 @@ class AggregatePlan:
                 detection_fields(metric.where.detection) if metric.where else []
                 for metric in (*rule.metrics, *rule.outputs)
             ]
-            self.row_folder = RowFolder(self.metrics, where_fields, [*rule.group_by, *rule.collapse.fields])
+            self.row_folder = RowFolder(
+                self.metrics, where_fields, [*rule.group_by, *rule.collapse.fields], len(rule.group_by)
+            )
         self.metric_count = len(rule.metrics)
+        self.metric_names = [metric.name for metric in rule.metrics]
+        self.time_metrics = [
+            index
+            for index, metric in enumerate(rule.metrics)
+            if metric.kind in (MetricKind.FIRST_SEEN, MetricKind.LAST_SEEN)
+        ]
         self.derived = [(derived.name, compile_expression(derived.expression)) for derived in rule.derived]
         self.condition = compile_expression(rule.condition)
         risk = rule.custom_attributes.get("risk")
@@ -172,10 +180,11 @@ class AggregatePlan:
             results = self._fold_rows(group, state)
         else:
             results = [accumulator.result() for accumulator in state.accumulators]
-        environment: dict[str, Any] = {}
-        for metric, result in zip(self.metrics[: self.metric_count], results, strict=False):
-            seen = metric.kind in (MetricKind.FIRST_SEEN, MetricKind.LAST_SEEN)
-            environment[metric.name] = result / US if seen and result is not None else result
+        # results hold the metrics, then the output fields, which the condition does not read
+        environment = dict(zip(self.metric_names, results, strict=False))
+        for index in self.time_metrics:  # times are seconds in expressions
+            if results[index] is not None:
+                environment[self.metric_names[index]] = results[index] / US
         for name, compute in self.derived:
             environment[name] = compute(environment)
         holds = self.condition(environment) is True
@@ -214,52 +223,25 @@ class AggregatePlan:
         return alert
 
     def _fold_rows(self, group: tuple[str, ...], state: GroupState) -> list[Any]:
-        """Metric results over collapsed rows (see :class:`RowFolder`). Counts and text sets, the
-        common kinds, are folded inline; the other kinds through their accumulators."""
-        kinds = self.row_folder.kinds
-        partial: list[Any] = [
-            0 if kind is _COUNT else set() if kind is _TEXTS else new_accumulator(metric.kind)
-            for kind, metric in zip(kinds, self.metrics, strict=True)
-        ]
-        accepted_by = self.row_folder.accepted
-        for (mask, _bucket, *texts), time_us in state.rows.items():
-            values = (*group, *texts)
-            for index, position in accepted_by(mask, values):
-                kind = kinds[index]
-                if kind is _COUNT:
-                    partial[index] += 1
-                elif kind is _TEXTS:
-                    if values[position] is not None:
-                        partial[index].add(values[position])
-                else:
-                    partial[index].add(None if position is None else values[position], time_us)
-        return [
-            value
-            if kind is _COUNT
-            else len(value)
-            if metric.kind is MetricKind.DISTINCT
-            else sorted(value)
-            if kind is _TEXTS
-            else value.result()
-            for kind, metric, value in zip(kinds, self.metrics, partial, strict=True)
-        ]
-
-
-_COUNT, _TEXTS, _OTHER = "count", "texts", "other"
+        """Metric results over the collapsed rows of a group (see :class:`RowFolder`)."""
+        return self.row_folder.fold(group, state.rows)
 
 
 class RowFolder:
-    """Which metrics take a collapsed row, and which value of it.
+    """Metrics over collapsed rows, as one generated function per rule.
 
     A row is the group-by values followed by the collapse texts, missing values filled (as after
     Splunk's `stats ... by`). Whether a metric takes a row depends only on the row's rule mask and the
-    values its `where` reads; rows repeat a handful of those, so the answer is remembered per
-    combination and each `where` runs once per combination, not once per row.
+    values its `where` reads; rows repeat a handful of those, so the verdicts are remembered per
+    combination and each `where` runs once per combination, not once per row. The fold itself is
+    generated (counts and text sets as local variables) because it runs for every group.
     """
 
     MEMO_LIMIT = 1 << 16
 
-    def __init__(self, metrics: list[MetricPlan], where_fields: list[list[str]], names: list[str]):
+    def __init__(
+        self, metrics: list[MetricPlan], where_fields: list[list[str]], names: list[str], groups: int
+    ):
         self.names = names
         self.metrics = [
             (
@@ -269,32 +251,66 @@ class RowFolder:
             )
             for metric in metrics
         ]
-        self.positions = sorted({_last_index(names, name) for fields in where_fields for name in fields})
-        # row values are texts already, so distinct/values are plain sets of them
-        self.kinds = [
-            _COUNT
-            if metric.kind is MetricKind.COUNT
-            else _TEXTS
-            if metric.kind in (MetricKind.DISTINCT, MetricKind.VALUES)
-            else _OTHER
-            for metric in metrics
-        ]
-        self.memo: dict[tuple, tuple[tuple[int, int | None], ...]] = {}
+        self.memo: dict[tuple, tuple[bool, ...]] = {}
+        positions = sorted({_last_index(names, name) for fields in where_fields for name in fields})
+        self.fold = self._generate([metric.kind for metric in metrics], positions, groups)
 
-    def accepted(self, mask: int, values: tuple) -> tuple[tuple[int, int | None], ...]:
-        """(metric index, value position) of every metric that takes the row."""
-        key = (mask, *[values[position] for position in self.positions])
-        answer = self.memo.get(key)
-        if answer is None:
-            if len(self.memo) >= self.MEMO_LIMIT:
-                self.memo.clear()
-            view = dict(zip(self.names, values, strict=True))
-            answer = self.memo[key] = tuple(
-                (index, position)
-                for index, (rule_bits, where, position) in enumerate(self.metrics)
-                if (not rule_bits or mask & rule_bits) and (where is None or where(view))
-            )
+    def verdicts(self, mask: int, values: tuple, key: tuple) -> tuple[bool, ...]:
+        """Whether each metric takes a row with this mask and these values (remembered by ``key``)."""
+        if len(self.memo) >= self.MEMO_LIMIT:
+            self.memo.clear()
+        view = dict(zip(self.names, values, strict=True))
+        answer = self.memo[key] = tuple(
+            bool((not rule_bits or mask & rule_bits) and (where is None or where(view)))
+            for rule_bits, where, _ in self.metrics
+        )
         return answer
+
+    def _generate(self, kinds: list[MetricKind], where_positions: list[int], groups: int) -> Any:
+        def value(position: int | None) -> str:
+            if position is None:
+                return "None"
+            return f"group[{position}]" if position < groups else f"key[{2 + position - groups}]"
+
+        memo_key = ", ".join(["key[0]", *(value(position) for position in where_positions)])
+        lines = ["def fold(group, rows):"]
+        results = []
+        for index, kind in enumerate(kinds):
+            if kind is MetricKind.COUNT:
+                lines.append(f"    r{index} = 0")
+                results.append(f"r{index}")
+            elif kind in (MetricKind.DISTINCT, MetricKind.VALUES):
+                lines.append(f"    r{index} = set()")
+                results.append(f"len(r{index})" if kind is MetricKind.DISTINCT else f"sorted(r{index})")
+            else:
+                lines.append(f"    r{index} = new_accumulator(KINDS[{index}])")
+                results.append(f"r{index}.result()")
+        lines += [
+            "    for key, time_us in rows.items():",
+            f"        memo_key = ({memo_key},)",
+            "        flags = memo.get(memo_key)",
+            "        if flags is None:",
+            "            flags = verdicts(key[0], (*group, *key[2:]), memo_key)",
+        ]
+        for index, kind in enumerate(kinds):
+            position = self.metrics[index][2]
+            lines.append(f"        if flags[{index}]:")
+            if kind is MetricKind.COUNT:
+                lines.append(f"            r{index} += 1")
+            elif kind in (MetricKind.DISTINCT, MetricKind.VALUES):
+                lines.append(f"            v = {value(position)}")
+                lines.append(f"            if v is not None: r{index}.add(v)")
+            else:
+                lines.append(f"            r{index}.add({value(position)}, time_us)")
+        lines.append(f"    return [{', '.join(results)}]")
+        scope = {
+            "memo": self.memo,
+            "verdicts": self.verdicts,
+            "new_accumulator": new_accumulator,
+            "KINDS": kinds,
+        }
+        exec("\n".join(lines), scope)  # generated from the rule's structure only: no rule or event text
+        return scope["fold"]
 
 
 def merge_stores(target: Store, other: Store) -> None:
