@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionNOT
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError, SigmaValueError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 from sigma.types import (
@@ -338,6 +338,12 @@ class OktaSqlBackend(TextQueryBackend):
         return self.dialect.string("".join(parts)), pattern
 
     def _string_match(self, field: str, value: SigmaString, cased: bool) -> str:
+        if value.contains_placeholder():
+            raise SigmaValueError(
+                f"Attempt to convert unhandled placeholder '{value.to_plain()}' into query: fill it with a "
+                "processing pipeline first",
+                source=value.source if hasattr(value, "source") else None,
+            )
         column = self.escape_and_quote_field(field)
         subject = column if cased else f"lower({column})"
         literal, pattern = self._text(value, cased)
@@ -383,7 +389,7 @@ class OktaSqlBackend(TextQueryBackend):
             SigmaRegularExpressionFlag.DOTALL: "s",
         }
         prefix = "".join(flags[flag] for flag in sorted(cond.value.flags, key=lambda flag: flags[flag]))
-        pattern = (f"(?{prefix})" if prefix else "") + cond.value.regexp
+        pattern = (f"(?{prefix})" if prefix else "") + str(cond.value.regexp)
         return self.dialect.regex_match(self.escape_and_quote_field(cond.field), pattern)
 
     def convert_condition_field_eq_field(
