@@ -7,7 +7,8 @@ what the query does; the engine evaluates the same model):
    detection rendered by the target's base-rule backend (the official pySigma backend where one exists),
    with the processing pipeline applied;
 2. **flag** each metric's filter (its rule and its ``where``), per event: a filter reads only fields
-   that the collapse keeps, so the flags are equal within a collapsed row;
+   that the collapse keeps, so the flags are equal within a collapsed row; with a collapse, a ``where``
+   sees the row's values, missing ones already filled (``NULL``), as the engine evaluates it;
 3. **time**: the event time, the collapse bucket ``floor(t / span)`` and the window ``floor(t / timespan)``;
 4. **collapse** (optional): one row per (flags, bucket, collapse fields with missing values filled),
    with the earliest time and the event ids;

@@ -16,7 +16,7 @@ from sigma.conversion.base import Backend
 from sigma.correlations import SigmaCorrelationRule
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.processing.resolver import ProcessingPipelineResolver
-from sigma.rule import SigmaRuleBase
+from sigma.rule import SigmaRule, SigmaRuleBase
 
 from sigma.pipelines.okta import pipelines as okta_pipelines
 from sigma.pipelines.okta.loader import RulePack
@@ -109,7 +109,11 @@ def convert_pack(pack: RulePack, backend: Backend) -> list[Converted]:
     converted: list[Converted] = []
     for rule in pack.base_rules:
         if rule._output:
-            converted.extend(Converted(rule, str(query)) for query in backend.convert_rule(rule))
+            # a copy: pipelines change the rules they are applied to, and through a rule's links to
+            # the correlations that use it (generate: true), those correlations' fields too
+            copy = SigmaRule.from_dict(rule.to_dict())
+            copy.source = rule.source
+            converted.extend(Converted(rule, str(query)) for query in backend.convert_rule(copy))
     for correlation in pack.correlations:
         aggregate = (
             as_aggregate(correlation) if isinstance(correlation, SigmaCorrelationRule) else correlation

@@ -20,7 +20,7 @@ the targets against these functions, so a change here is a change of the languag
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 NULL_TEXT = "NULL"  # Splunk's `fillnull value=NULL`, the text of a missing group-by or collapse value
@@ -79,4 +79,8 @@ def round_half_away(value: float | None, digits: int) -> float | None:
     if value != value or value in (float("inf"), float("-inf")):
         return value
     quantum = Decimal(1).scaleb(-digits)
-    return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP))
+    # enough precision for any double's digits plus the requested places (the default 28 is not)
+    return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP, context=_ROUNDING))
+
+
+_ROUNDING = Context(prec=400)

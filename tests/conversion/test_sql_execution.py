@@ -203,3 +203,24 @@ def test_random_sessions_duckdb(packs, tmp_path, events):
     for pack in packs.values():
         expected = engine_alerts(pack, [str(path)], tmp_path)
         assert differences(expected, sql_alerts("duckdb", pack, [str(path)])) == [], json.dumps(events)[:2000]
+
+
+def test_converting_a_pack_leaves_its_rules_unchanged(tmp_path):
+    """Pipelines change the rules they convert; a pack converted for one target converts for the next."""
+    from sigma.backends.okta.targets import TARGETS, convert_pack, make_backend
+
+    text = CONSTRUCTS.read_text().replace(
+        "status: test\nlevel: high\ncorrelation:\n  type: aggregate\n",
+        "status: test\nlevel: high\ncorrelation:\n  type: aggregate\n  generate: true\n",
+    )
+    assert "generate: true" in text
+    (tmp_path / "rules.yml").write_text(text)
+    pack = load_rules([tmp_path / "rules.yml"])
+    first = {
+        name: [c.query for c in convert_pack(pack, make_backend(target))] for name, target in TARGETS.items()
+    }
+    again = {
+        name: [c.query for c in convert_pack(pack, make_backend(target))] for name, target in TARGETS.items()
+    }
+    assert first == again
+    assert all(len(queries) == 3 for queries in first.values())  # two base rules and the correlation

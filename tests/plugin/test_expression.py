@@ -266,3 +266,8 @@ class TestTexts:
     )
     def test_as_number(self, value, number):
         assert as_number(value) == number
+
+
+def test_rounding_large_values_keeps_them():
+    assert round_half_away(1e20, 10) == 1e20
+    assert round_half_away(1.7976931348623157e308, 15) == 1.7976931348623157e308
