@@ -4,12 +4,12 @@ evaluated with ES|QL's documented value rules against the engine (the reference 
 from __future__ import annotations
 
 import math
-import os
 import random
 import re
 from pathlib import Path
 
 import pytest
+from golden import assert_golden
 from sigma.exceptions import SigmaConfigurationError, SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import SigmaString
@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("golden") / "esql"
 RULE_PATHS = [ROOT / "rules", ROOT / "tests" / "conversion" / "rules" / "constructs.yml"]
 PIPELINES = {"okta_elastic": okta_elastic_pipeline, "okta_ocsf": okta_ocsf_pipeline}
-UPDATE = os.environ.get("SIGMA_OKTA_UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +70,7 @@ def golden_cases():
 def test_golden(pack, name, pipeline):
     base = {rule.name: rule for rule in pack.base_rules}
     query = convert_base(base[name], pipeline) if name in base else convert(pack, name, pipeline)
-    path = GOLDEN / f"{name}.{pipeline}.txt"
-    if UPDATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(query + "\n")
-        pytest.fail(f"regenerated {path.relative_to(ROOT)}: review it and run again without the variable")
-    assert path.exists(), f"missing {path}; run with SIGMA_OKTA_UPDATE_GOLDEN=1"
-    assert query + "\n" == path.read_text()
+    assert_golden(GOLDEN / f"{name}.{pipeline}.txt", query)
 
 
 # --- stages and constructs ---------------------------------------------------------------------------------

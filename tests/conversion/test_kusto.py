@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from golden import assert_golden
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
@@ -58,7 +59,6 @@ from sigma.pipelines.okta.semantics import round_half_away
 HERE = Path(__file__).resolve().parent
 CONSTRUCTS = HERE / "rules" / "constructs.yml"
 GOLDEN = HERE / "golden" / "kusto"
-UPDATE_GOLDEN = os.environ.get("SIGMA_OKTA_UPDATE_GOLDEN") == "1"
 PIPELINES = {"okta_sentinel": okta_sentinel_pipeline, "okta_sentinel_legacy": okta_sentinel_legacy_pipeline}
 
 
@@ -92,17 +92,7 @@ RULE_NAMES = [rule.name for rule in (*_PACK.aggregates, *_PACK.base_rules)]
 @pytest.mark.parametrize("pipeline_id", PIPELINES)
 @pytest.mark.parametrize("name", RULE_NAMES)
 def test_golden_query(pack, name: str, pipeline_id: str) -> None:
-    query = convert(pack, name, pipeline_id) + "\n"
-    path = GOLDEN / f"{name}.{pipeline_id}.txt"
-    if UPDATE_GOLDEN:
-        changed = not path.exists() or path.read_text(encoding="utf-8") != query
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(query, encoding="utf-8")
-        pytest.fail(
-            f"{path.name} regenerated ({'changed' if changed else 'unchanged'}): review it, then run without SIGMA_OKTA_UPDATE_GOLDEN"
-        )
-    assert path.exists(), f"{path} is missing: run with SIGMA_OKTA_UPDATE_GOLDEN=1 and review the result"
-    assert query == path.read_text(encoding="utf-8")
+    assert_golden(GOLDEN / f"{name}.{pipeline_id}.txt", convert(pack, name, pipeline_id))
 
 
 def test_every_golden_file_belongs_to_a_rule() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import random
 import re
 import textwrap
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from golden import assert_golden
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError, SigmaPipelineNotAllowedForBackendError
 from sigma.processing.pipeline import ProcessingPipeline
@@ -46,7 +46,6 @@ PIPELINE = "okta_splunk_ta"
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden" / "splunk"
 CONSTRUCTS = HERE / "rules" / "constructs.yml"
-UPDATE = os.environ.get("SIGMA_OKTA_UPDATE_GOLDEN") == "1"
 
 
 def backend() -> OktaSplunkBackend:
@@ -121,14 +120,7 @@ def aggregate_query(tmp_path: Path, correlation: str, base: str = BASE_RULES) ->
 
 @pytest.mark.parametrize("name", rule_names())
 def test_golden(name: str) -> None:
-    query = converted(name) + "\n"
-    path = GOLDEN / f"{name}.{PIPELINE}.txt"
-    if UPDATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(query)
-        pytest.fail(f"golden file {path.name} rewritten (SIGMA_OKTA_UPDATE_GOLDEN=1)")
-    assert path.exists(), f"no golden file {path}; run with SIGMA_OKTA_UPDATE_GOLDEN=1"
-    assert query == path.read_text()
+    assert_golden(GOLDEN / f"{name}.{PIPELINE}.txt", converted(name))
 
 
 def test_the_bundled_rule_follows_escu_stage_by_stage() -> None:
