@@ -1,13 +1,7 @@
-"""sigma-okta's backends: the conversion targets (SPL, ES|QL, KQL, DuckDB and Spark SQL) and the
-streaming execution engine (:mod:`sigma.backends.okta.engine`).
+"""sigma-okta's backends: the conversion targets (``splunk.py``, ``esql.py``, ``kusto.py``, ``sql.py``, on
+the plan of ``aggregate_query.py``) and the streaming execution engine (``engine/``).
 
-pySigma's autodiscovery registers every backend class found at this module's top level (by its
-``identifier``), so exactly the conversion backends are imported here, nothing else.
+Nothing is imported here: the engine must start fast, and the conversion backends pull in the official
+pySigma backends. pySigma's autodiscovery finds the backends through ``sigma.backends.okta_targets``
+(``registry/``).
 """
-
-from .esql import OktaESQLBackend
-from .kusto import OktaKustoBackend
-from .splunk import OktaSplunkBackend
-from .sql import OktaDuckDBBackend, OktaSparkBackend
-
-__all__ = ["OktaDuckDBBackend", "OktaESQLBackend", "OktaKustoBackend", "OktaSparkBackend", "OktaSplunkBackend"]

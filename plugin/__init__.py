@@ -2,24 +2,27 @@
 loader) and the Okta field-mapping processing pipelines.
 
 pySigma's autodiscovery imports this package and reads the ``pipelines`` mapping below; ``__all__``
-keeps it from registering anything else as a pipeline. Only the pipeline factories are imported here
-(schema data and pySigma's processing classes), not the loader or the correlation model.
+keeps it from registering anything else as a pipeline. The pipelines are built on first use, so that
+importing the rule model (which every engine run does) does not import pySigma's processing machinery.
 """
 
-from .okta_pipelines import (
-    okta_elastic_pipeline,
-    okta_ocsf_pipeline,
-    okta_sentinel_legacy_pipeline,
-    okta_sentinel_pipeline,
-    okta_splunk_ta_pipeline,
-)
+from collections.abc import Callable
+from typing import Any
 
-pipelines = {
-    "okta_splunk_ta": okta_splunk_ta_pipeline,
-    "okta_elastic": okta_elastic_pipeline,
-    "okta_sentinel": okta_sentinel_pipeline,
-    "okta_sentinel_legacy": okta_sentinel_legacy_pipeline,
-    "okta_ocsf": okta_ocsf_pipeline,
-}
+PIPELINE_IDS = ("okta_splunk_ta", "okta_elastic", "okta_sentinel", "okta_sentinel_legacy", "okta_ocsf")
+
+
+def _pipeline_factory(pipeline_id: str) -> Callable[[], Any]:
+    def factory() -> Any:
+        from . import okta_pipelines
+
+        return okta_pipelines.okta_pipeline(pipeline_id)
+
+    factory.__name__ = factory.__qualname__ = f"{pipeline_id}_pipeline"
+    factory.__doc__ = f"The {pipeline_id} processing pipeline (see docs/field-mappings.md)."
+    return factory
+
+
+pipelines = {pipeline_id: _pipeline_factory(pipeline_id) for pipeline_id in PIPELINE_IDS}
 
 __all__ = ["pipelines"]
