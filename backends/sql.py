@@ -33,7 +33,7 @@ from sigma.types import (
 )
 
 from sigma.pipelines.okta.expression import Expression, Number
-from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
+from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind, detection_fields
 
 from .aggregate_query import AggregateConversionError, AggregateQuery, ExpressionDialect, plan_aggregate
 from .engine.matcher import rule_fields
@@ -724,8 +724,6 @@ def rule_fields_of(rule: AggregateCorrelationRule) -> set[str]:
         fields |= rule_fields(referenced)
     for metric in (*rule.metrics, *rule.outputs):
         if metric.where is not None:
-            from sigma.pipelines.okta.model import detection_fields
-
             fields |= set(detection_fields(metric.where.detection))
     return fields
 

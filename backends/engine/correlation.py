@@ -1,9 +1,10 @@
 """Correlation state: `aggregate` rules compiled once into plans that fold events into per-window,
 per-group state and evaluate it when the window is complete.
 
-State per (window, group) is mergeable: with a collapse it is the dict of collapsed rows (collapse
-key -> earliest time and event ids), otherwise one accumulator per metric. Windows are tumbling and
-aligned to the Unix epoch; collapse buckets are aligned the same way and nest inside windows.
+State per (window, group) is mergeable: the ids of its events, and with a collapse the dict of
+collapsed rows (collapse key -> earliest time), otherwise one accumulator per metric. Windows are
+tumbling and aligned to the Unix epoch; collapse buckets are aligned the same way and nest inside
+windows.
 """
 
 from __future__ import annotations

@@ -154,7 +154,7 @@ class Scan:
         lines = memoryview(data)
         projection = self.rules.projection
         typed = projection.decoder.decode if projection is not None else None
-        event: dict | None
+        decoded = 0
         for start, end in self._candidates(data):
             line = lines[start:end]
             if typed is not None:
@@ -163,13 +163,16 @@ class Scan:
                 except _TYPED_DECODE_ERRORS:
                     pass
                 else:
+                    decoded += 1
                     self.event(event, False, source, chunk.offset + start, line)
                     continue
             event, reason = decode_line(bytes(line))
             if reason is not None:
                 self.report.add_in_chunk(reason, source, chunk, start, end)
             if event is not None:
+                decoded += 1
                 self.event(event, True, source, chunk.offset + start, line)
+        self.report.events_decoded += decoded  # the prefilter let the other lines pass undecoded
 
     def _candidates(self, data: bytes) -> Iterable[tuple[int, int]]:
         """Spans of the lines to decode: the prefilter's candidates, or every line of dense chunks."""

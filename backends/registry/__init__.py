@@ -12,4 +12,10 @@ from sigma.backends.okta.kusto import OktaKustoBackend
 from sigma.backends.okta.splunk import OktaSplunkBackend
 from sigma.backends.okta.sql import OktaDuckDBBackend, OktaSparkBackend
 
-__all__ = ["OktaDuckDBBackend", "OktaESQLBackend", "OktaKustoBackend", "OktaSparkBackend", "OktaSplunkBackend"]
+__all__ = [
+    "OktaDuckDBBackend",
+    "OktaESQLBackend",
+    "OktaKustoBackend",
+    "OktaSparkBackend",
+    "OktaSplunkBackend",
+]
