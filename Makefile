@@ -29,8 +29,7 @@ $(VENV)/.installed: pyproject.toml $(FILELIST) | $(BIN)/python
 demo: install
 	@mkdir -p $(DEMO)
 	$(SIGMA_OKTA) generate --seed 7 --output $(DEMO)/okta-events.jsonl --truth $(DEMO)/ground-truth.json
-	$(SIGMA_OKTA) run --events $(DEMO)/okta-events.jsonl --format text
-	@echo "ground truth: $(DEMO)/ground-truth.json"
+	$(SIGMA_OKTA) run --events $(DEMO)/okta-events.jsonl --format text --truth $(DEMO)/ground-truth.json
 
 lint: install
 	$(BIN)/ruff check plugin backends tests benchmarks

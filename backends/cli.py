@@ -6,6 +6,7 @@ Exit codes (also in the README):
   2  bad usage or invalid rules (each problem is printed with file, line and rule)
   3  ``--strict``: the input had bad lines (the first one is named)
   4  an input could not be found or read
+  5  ``--truth``: the alerts differ from the generator's ground truth
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import IO
 from sigma.correlations import SigmaCorrelationTimespan
 from sigma.exceptions import SigmaError, SigmaTimespanError
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_NO_INPUT = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_NO_INPUT, EXIT_TRUTH = 0, 1, 2, 3, 4, 5
 
 
 class CliError(Exception):
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Okta Verify push-mismatch detection (Splunk ESCU 8085b79b) as Sigma: run it on Okta "
         "System Log exports, generate realistic test data, validate rule packs.",
         epilog="Exit codes: 0 done, 1 internal error, 2 usage or rule errors, 3 bad input with --strict, "
-        "4 input not found.",
+        "4 input not found, 5 alerts differ from --truth.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -147,6 +148,12 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         help="skip (and count) longer lines (default: 16MiB)",
     )
     run.add_argument(
+        "--truth",
+        metavar="FILE",
+        help="a ground-truth file of `sigma-okta generate`: say whether the alerts are exactly the expected "
+        "ones, and exit with 5 if not",
+    )
+    run.add_argument(
         "--every-group",
         action="store_true",
         help='report every correlation group, with "condition": false where it does not hold '
@@ -179,9 +186,10 @@ def _run(arguments: argparse.Namespace) -> int:
         every_group=arguments.every_group,
     )
     engine = Engine(pack, options)
+    truth = _GroundTruth(arguments.truth) if arguments.truth else None
     with _open_output(arguments.output) as stream:
         sink = (TextSink if arguments.format == "text" else JsonLinesSink)(stream)
-        result = engine.run(sources, sink.write)
+        result = engine.run(sources, truth.watching(sink.write) if truth else sink.write)
         sink.close()
     report = result.report
     if report.has_offences:
@@ -189,7 +197,53 @@ def _run(arguments: argparse.Namespace) -> int:
     if arguments.strict and report.has_offences:
         first = report.first
         raise CliError(f"--strict: bad input, first at {first}", EXIT_BAD_INPUT)
-    return EXIT_OK
+    return truth.verdict() if truth else EXIT_OK
+
+
+class _GroundTruth:
+    """Compares the alerts of a run with a ground-truth file written by `sigma-okta generate`."""
+
+    def __init__(self, path: str):
+        import json
+
+        try:
+            truth = json.loads(Path(path).read_text())
+            self.rule_id = truth["rule_id"]
+            self.expected = {(_instant(window), group) for window, group in truth["expected_alerts"]}
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CliError(f"cannot read the ground truth {path}: {error}", EXIT_NO_INPUT) from error
+        self.found: set[tuple[str, str]] = set()
+
+    def watching(self, emit):
+        from .engine.alerts import CorrelationAlert
+
+        def observe(alert) -> None:
+            if isinstance(alert, CorrelationAlert) and alert.rule_id == self.rule_id and alert.condition:
+                (group,) = alert.group.values()
+                self.found.add((_instant(alert.to_dict()["window"]["start"]), group))
+            emit(alert)
+
+        return observe
+
+    def verdict(self) -> int:
+        missed, unexpected = self.expected - self.found, self.found - self.expected
+        print(
+            f"ground truth: {len(self.expected)} expected alerts, {len(self.expected & self.found)} found, "
+            f"{len(missed)} missed, {len(unexpected)} unexpected",
+            file=sys.stderr,
+        )
+        for window, group in sorted(missed):
+            print(f"  missed      {window}  {group}", file=sys.stderr)
+        for window, group in sorted(unexpected):
+            print(f"  unexpected  {window}  {group}", file=sys.stderr)
+        return EXIT_OK if not missed and not unexpected else EXIT_TRUTH
+
+
+def _instant(text: str) -> str:
+    """An ISO 8601 UTC time in one spelling, whatever its fraction digits."""
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _run_sql(arguments: argparse.Namespace, pack, sources) -> int:
@@ -197,14 +251,16 @@ def _run_sql(arguments: argparse.Namespace, pack, sources) -> int:
     from .sql_runner import SqlEngineError, run_pack
 
     paths = [str(source.path) if source.path is not None else "-" for source in sources]
+    truth = _GroundTruth(arguments.truth) if arguments.truth else None
     with _open_output(arguments.output) as stream:
         sink = (TextSink if arguments.format == "text" else JsonLinesSink)(stream)
+        emit = truth.watching(sink.write) if truth else sink.write
         try:
-            run_pack(arguments.engine, pack, paths, sink.write, every_group=arguments.every_group)
+            run_pack(arguments.engine, pack, paths, emit, every_group=arguments.every_group)
         except SqlEngineError as error:
             raise CliError(str(error), EXIT_USAGE) from error
         sink.close()
-    return EXIT_OK
+    return truth.verdict() if truth else EXIT_OK
 
 
 class _open_output:

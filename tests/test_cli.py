@@ -107,3 +107,18 @@ def test_generate_then_run_finds_exactly_the_attack_sessions(tmp_path):
     )
     assert found == sorted(json.loads(truth.read_text())["expected_alerts"])
     assert found
+
+
+def test_truth_reports_missed_and_unexpected_alerts(tmp_path):
+    events, truth = tmp_path / "events.jsonl", tmp_path / "truth.json"
+    sigma_okta("generate", "--seed", "4", "--output", str(events), "--truth", str(truth))
+    done = sigma_okta("run", "--events", str(events), "--truth", str(truth))
+    assert done.returncode == 0 and b", 0 missed, 0 unexpected" in done.stderr
+    expected = json.loads(truth.read_text())
+    dropped = expected["expected_alerts"].pop()
+    expected["expected_alerts"].append(["2026-03-10T01:00:00Z", "idxNotThere"])
+    truth.write_text(json.dumps(expected))
+    done = sigma_okta("run", "--events", str(events), "--truth", str(truth))
+    assert done.returncode == 5
+    assert b"1 missed, 1 unexpected" in done.stderr
+    assert dropped[1].encode() in done.stderr and b"idxNotThere" in done.stderr
