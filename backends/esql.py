@@ -49,6 +49,7 @@ from sigma.backends.okta.aggregate_query import (
     ExpressionDialect,
     FieldRef,
     MetricPlan,
+    RowField,
     detection_expression,
     plan_aggregate,
 )
@@ -214,13 +215,13 @@ def duration(seconds: int) -> str:
 class ESQLDialect(ExpressionDialect):
     """The condition language in ES|QL. ``AND``, ``OR`` and ``NOT`` are SQL's three-valued logic and
     ``WHERE`` keeps a row only when the condition is true (docs: esql-null-values.md), so conditions
-    are written natively. Division and rounding need help; both register intermediate columns
-    (:attr:`pending`) that the caller evaluates first."""
+    are written natively. Division needs help, and rounding binds its operand to a column
+    (``_round_<k>``) that the caller evaluates first."""
 
-    def __init__(self, values: dict[str, str]):
+    def __init__(self, values: dict[str, str], **knowledge):
+        super().__init__(**knowledge)
         self.values = values  # metric or derived name -> its value in an expression
-        self.pending: list[tuple[str, str]] = []
-        self.count = 0
+        self.rounds = 0
 
     def name(self, name: str) -> str:
         return self.values[name]
@@ -243,9 +244,8 @@ class ESQLDialect(ExpressionDialect):
         (Maths.round), which loses ties such as 0.285 -> 0.28. Here k = FLOOR(|x| * 10^n) and the tie
         point (k + 0.5) / 10^n is compared with |x| in doubles, which is exact below |x| * 10^n = 1e14;
         above it ROUND is kept."""
-        column = f"{ROUND_PREFIX}{self.count}"
-        self.count += 1
-        self.pending.append((column, value))
+        column = self.bind(value, f"{ROUND_PREFIX}{self.rounds}")
+        self.rounds += 1
         scale = f"{10**digits}.0"
         floor = f"FLOOR(ABS({column}) * {scale})"
         half_up = f"CASE(ABS({column}) >= ({floor} + 0.5) / {scale}, 1, 0)"
@@ -276,10 +276,6 @@ class ESQLDialect(ExpressionDialect):
             case Or(operands):
                 return self.join("OR", [self.native(operand) for operand in operands])
         raise TypeError(f"not a condition: {expression!r}")
-
-    def take_pending(self) -> list[tuple[str, str]]:
-        pending, self.pending = self.pending, []
-        return pending
 
 
 # --- the backend -----------------------------------------------------------------------------------------
@@ -502,7 +498,6 @@ FIRST_SEEN = "first_seen"
 EVENT_IDS = "event_ids"
 ROW_TIME = "row_time"
 COLLAPSE_BUCKET = "collapse_bucket"
-_OUTPUT_COLUMNS = (WINDOW_START, FIRST_SEEN, EVENT_IDS)
 NUMBER_PREFIX = "_number_"
 INTERNAL_PREFIXES = (ROUND_PREFIX, NUMBER_PREFIX)
 _COLUMN = re.compile(r"(?:`(?:[^`]|``)+`|[\w@.]+)\Z")
@@ -519,37 +514,30 @@ class _AggregateRenderer:
         self.backend = backend
         self.rule = rule
         self.schema = backend.schema()
-        self.key_columns: dict[str, str] = {}  # target field -> filled column, for a collapse `where`
-        self.plan = self.planned()
+        self.plan = plan_aggregate(
+            rule, backend, TARGET, default_time_field="@timestamp", render_where=self.render_where
+        )
         self.check_names()
         self.time = self.time_expression(self.plan.time_field)
-        self.groups = [(ref.name, self.filled(ref, self.plan.null_text)) for ref in self.plan.group_by]
-        self.collapse_keys = self.collapse_columns()
-        if self.plan.collapse is not None:
-            # a `where` reads the collapsed row: plan again now that the row's columns are known
-            self.key_columns = self.where_columns()
-            self.plan = self.planned()
+        self.columns = row_columns(self.plan)
         self.check_key_names()
         self.numbers: dict[str, str] = {}  # numeric expression -> its column
         self.dialect = ESQLDialect(self.expression_values())
 
-    def planned(self) -> AggregateQuery:
-        return plan_aggregate(
-            self.rule,
-            self.backend,
-            "esql",
-            default_time_field="@timestamp",
-            render_detection=self.render_detection,
-        )
+    # -- stage 2: a metric's `where` reads the collapsed row (filled texts) -----------------------------
 
-    # -- stage 1 and 2: detections, rendered by the base-rule backend -----------------------------------
-
-    def render_detection(self, sigma_rule: SigmaRule) -> str:
-        """A referenced rule reads the event; a metric's `where` reads the collapsed row (filled texts)."""
-        if any(sigma_rule is referenced for referenced in self.rule.referenced_rules):
-            return detection_expression(self.backend, sigma_rule, TARGET)
-        with self.backend.filled_fields(self.key_columns):
-            return detection_expression(self.backend, sigma_rule, TARGET)
+    def render_where(self, where: SigmaRule, plan: AggregateQuery) -> str:
+        """A metric's `where`: after a collapse each field it reads is the row column holding the
+        field's filled text (multi-valued fields keep their values, see docs); else the event's field."""
+        columns = row_columns(plan)
+        kinds = FIELD_KINDS[self.schema.id]
+        filled = {
+            field: columns[row]
+            for field, row in plan.where_fields.items()
+            if kinds.get(field) is not FieldKind.KEYWORD_MULTI
+        }
+        with self.backend.filled_fields(filled):
+            return detection_expression(self.backend, where, TARGET)
 
     # -- the query --------------------------------------------------------------------------------------
 
@@ -562,33 +550,16 @@ class _AggregateRenderer:
         aggregate = self.aggregate()  # names the numeric columns it reads
         lines.extend(self.number_columns())
         lines.append(aggregate)
-        lines.extend(self.derive())
-        lines.extend(self.test())
+        lines.extend(self.decide())
         lines.extend(self.output())
         return "\n".join(lines)
 
     def check_names(self) -> None:
         """Every output column needs its own name, and internal columns must not shadow a group key."""
         plan = self.plan
-        names = [
-            *_OUTPUT_COLUMNS,
-            *(ref.name for ref in plan.group_by),
-            *(metric.name for metric in plan.metrics),
-            *(name for name, _ in plan.derived),
-            *(output.name for output in plan.outputs),
-        ]
-        seen: set[str] = set()
-        for name in names:
-            if name in seen:
-                raise AggregateConversionError(
-                    f"two output columns named '{name}'",
-                    TARGET,
-                    f"{', '.join(_OUTPUT_COLUMNS)} are fixed columns; rename the metric, field or group",
-                    source=self.rule.source,
-                )
-            seen.add(name)
+        plan.check_columns(plan.output_columns(WINDOW_START, FIRST_SEEN, EVENT_IDS))
         internal = {ROW_TIME, COLLAPSE_BUCKET, *plan.rule_flags, *(f.name for f in plan.filters)}
-        for name in names[len(_OUTPUT_COLUMNS) :]:
+        for name in [*(ref.name for ref in plan.group_by), *plan.output_names]:
             if name in internal or name.startswith(INTERNAL_PREFIXES):
                 raise AggregateConversionError(
                     f"a column named '{name}'", TARGET, "the query uses that column name itself"
@@ -599,13 +570,11 @@ class _AggregateRenderer:
         field that the query reads after it (e.g. a raw path equal to another field's target)."""
         plan = self.plan
         read_later = {plan.time_field, *plan.uuid.per_rule}
-        for metric in (*plan.metrics, *plan.outputs):
+        for metric in plan.all_metrics:
             if metric.field is not None:
                 read_later.update(metric.field.per_rule)
-        refs = [*plan.group_by, *(ref for _, _, ref in self.collapse_keys)]
-        names = [*(name for name, _ in self.groups), *(name for name, _, _ in self.collapse_keys)]
-        for name, ref in zip(names, refs, strict=True):
-            if name in read_later and name not in ref.per_rule:
+        for row, name in self.columns.items():
+            if name in read_later and name not in row.field.per_rule:
                 raise AggregateConversionError(
                     f"the field name '{name}' as a group-by or collapse column",
                     TARGET,
@@ -640,59 +609,22 @@ class _AggregateRenderer:
             branches.extend([flag, value(field)])
         return f"CASE({', '.join(branches)})"
 
-    def filled(self, ref: FieldRef, missing: str | None) -> str:
-        text = self.per_event(ref, self.backend.text)
-        return text if missing is None else f"COALESCE({text}, {string_literal(missing)})"
+    def filled(self, row: RowField) -> str:
+        text = self.per_event(row.field, self.backend.text)
+        return text if row.fill is None else f"COALESCE({text}, {string_literal(row.fill)})"
 
-    def collapse_columns(self) -> list[tuple[str, str, FieldRef]]:
-        """(column, expression, field) per collapse field; a group-by column is shared when equal."""
-        collapse = self.plan.collapse
-        if collapse is None:
-            return []
-        groups = dict(self.groups)
-        columns = []
-        for ref in collapse.fields:
-            expression = self.filled(ref, collapse.missing)
-            name = ref.name if groups.get(ref.name, expression) == expression else f"{ref.name}_collapsed"
-            columns.append((name, expression, ref))
-        return columns
-
-    def where_columns(self) -> dict[str, str]:
-        """Target field -> the column a collapsed row holds it in (a collapse field before a group-by
-        field, as the engine's row view); multi-valued fields keep their values (see docs)."""
-        columns: dict[str, str] = {}
-        by_name = {ref.name: ref for ref in self.plan.group_by}
-        for name, _ in self.groups:
-            field = by_name[name].single
-            if field is not None:
-                columns[field] = name
-        for name, _, ref in self.collapse_keys:
-            if ref.single is not None:
-                columns[ref.single] = name
-        return {
-            field: column
-            for field, column in columns.items()
-            if FIELD_KINDS[self.schema.id].get(field) is not FieldKind.KEYWORD_MULTI
-        }
+    def group_columns(self) -> list[str]:
+        return [identifier(name) for row, name in self.columns.items() if row.group_by]
 
     def keys(self) -> list[str]:
-        assignments = {name: expression for name, expression in self.groups}
-        for name, expression, _ in self.collapse_keys:
-            assignments.setdefault(name, expression)
+        assignments: dict[str, str] = {}
+        for row, name in self.columns.items():
+            assignments.setdefault(name, self.filled(row))
         if not assignments:
             return []
         return ["| EVAL " + ", ".join(f"{identifier(n)} = {e}" for n, e in assignments.items())]
 
     # -- stage 2: metric filters ------------------------------------------------------------------------
-
-    def filter_expression(self, name: str) -> str:
-        """The flag column of a metric filter, or the rule flag when the filter has no `where`."""
-        for filter_plan in self.plan.filters:
-            if filter_plan.name == name:
-                if filter_plan.where is None:
-                    return self.plan.rule_flags[filter_plan.rule_index]
-                return name
-        raise KeyError(name)
 
     def filters(self) -> list[str]:
         flags = []
@@ -718,11 +650,9 @@ class _AggregateRenderer:
     def collapse(self) -> str:
         plan = self.plan
         bucket = f"{COLLAPSE_BUCKET} = DATE_TRUNC({duration(plan.collapse.span_seconds)}, {self.time})"
-        keys = [identifier(name) for name, _ in self.groups]
-        keys.extend(identifier(name) for name, _, _ in self.collapse_keys if identifier(name) not in keys)
-        uuid = self.per_event(plan.uuid, identifier)
+        keys = list(dict.fromkeys(identifier(name) for name in self.columns.values()))
         return (
-            f"| STATS {ROW_TIME} = MIN({self.time}), {EVENT_IDS} = VALUES({uuid})"
+            f"| STATS {ROW_TIME} = MIN({self.time}), {EVENT_IDS} = VALUES({self.uuid()})"
             f" BY {', '.join([*self.flag_columns(), bucket, *keys])}"
         )
 
@@ -733,24 +663,21 @@ class _AggregateRenderer:
         collapsed = plan.collapse is not None
         time = ROW_TIME if collapsed else self.time
         stats = [
-            *(f"{identifier(m.name)} = {self.metric(m, time)}" for m in plan.metrics),
-            *(f"{identifier(o.name)} = {self.metric(o, time)}" for o in plan.outputs),
+            *(f"{identifier(m.name)} = {self.metric(m, time)}" for m in plan.all_metrics),
             f"{FIRST_SEEN} = MIN({time})",
             f"{EVENT_IDS} = "
             + (f"MV_SORT(VALUES({EVENT_IDS}))" if collapsed else f"MV_SORT(VALUES({self.uuid()}))"),
         ]
         window = f"{WINDOW_START} = DATE_TRUNC({duration(plan.timespan_seconds)}, {time})"
-        groups = [identifier(name) for name, _ in self.groups]
-        return f"| STATS {', '.join(stats)} BY {', '.join([window, *groups])}"
+        return f"| STATS {', '.join(stats)} BY {', '.join([window, *self.group_columns()])}"
 
     def uuid(self) -> str:
         return self.per_event(self.plan.uuid, identifier)
 
     def metric(self, metric: MetricPlan, time: str) -> str:
         aggregate = self.aggregate_function(metric, time)
-        if metric.filter is None:
-            return aggregate
-        return f"{aggregate} WHERE {self.filter_expression(metric.filter)}"
+        flag = self.plan.flag_of(metric)
+        return aggregate if flag is None else f"{aggregate} WHERE {flag}"
 
     def aggregate_function(self, metric: MetricPlan, time: str) -> str:
         match metric.kind:
@@ -771,18 +698,7 @@ class _AggregateRenderer:
 
     def row_column(self, metric: MetricPlan) -> str:
         """After a collapse a row holds only the group and collapse columns (as Splunk's stats)."""
-        for name, _, ref in reversed(self.collapse_keys):
-            if ref == metric.field:
-                return identifier(name)
-        for name, _ in self.groups:
-            if name == metric.field.name:
-                return identifier(name)
-        raise AggregateConversionError(
-            f"metric '{metric.name}' on '{metric.field.name}'",
-            TARGET,
-            "after a collapse only group-by and collapse fields remain",
-            source=self.rule.source,
-        )
+        return identifier(self.columns[self.plan.row_field_of(metric)])
 
     def text_of(self, metric: MetricPlan) -> str:
         if self.plan.collapse is not None:
@@ -811,39 +727,36 @@ class _AggregateRenderer:
         values = {}
         for metric in self.plan.metrics:
             column = identifier(metric.name)
-            seen = metric.kind in (MetricKind.FIRST_SEEN, MetricKind.LAST_SEEN)
             # in expressions a time is seconds since the epoch; the column keeps the date
-            values[metric.name] = f"(TO_LONG({column}) / 1000.0)" if seen else column
+            values[metric.name] = (
+                f"(TO_LONG({column}) / 1000.0)" if metric.name in self.plan.time_names else column
+            )
         values.update({name: identifier(name) for name, _ in self.plan.derived})
         return values
 
-    def derive(self) -> list[str]:
-        """One EVAL per derived value, in order, after the columns its rounding needs."""
-        lines = []
-        for name, expression in self.plan.derived:
-            value = self.dialect.value(expression)
-            assignments = [*self.dialect.take_pending(), (name, value)]
-            lines.append("| EVAL " + ", ".join(f"{identifier(n)} = {v}" for n, v in assignments))
-        return lines
-
-    def test(self) -> list[str]:
-        condition = self.dialect.condition(self.plan.condition)
-        pending = self.dialect.take_pending()
-        lines = ["| EVAL " + ", ".join(f"{n} = {v}" for n, v in pending)] if pending else []
-        return [*lines, f"| WHERE {condition}"]
+    def decide(self) -> list[str]:
+        """One EVAL per derived value, in order, after the columns its rounding binds; the condition's
+        own columns; then the condition."""
+        decision = self.dialect.decide(self.plan)
+        steps = [*decision.derived, *([decision.bindings] if decision.bindings else [])]
+        evals = ["| EVAL " + ", ".join(f"{identifier(n)} = {v}" for n, v in step) for step in steps]
+        return [*evals, f"| WHERE {decision.condition}"]
 
     # -- stage 7: output ----------------------------------------------------------------------------------
 
     def output(self) -> list[str]:
-        plan = self.plan
-        groups = [identifier(ref.name) for ref in plan.group_by]
-        columns = [
-            WINDOW_START,
-            *groups,
-            FIRST_SEEN,
-            *(identifier(m.name) for m in plan.metrics),
-            *(identifier(name) for name, _ in plan.derived),
-            *(identifier(o.name) for o in plan.outputs),
-            EVENT_IDS,
+        columns = self.plan.output_columns(WINDOW_START, FIRST_SEEN, EVENT_IDS)
+        return [
+            f"| KEEP {', '.join(map(identifier, columns))}",
+            f"| SORT {', '.join([WINDOW_START, *self.group_columns()])}",
         ]
-        return [f"| KEEP {', '.join(columns)}", f"| SORT {', '.join([WINDOW_START, *groups])}"]
+
+
+def row_columns(plan: AggregateQuery) -> dict[RowField, str]:
+    """The column of each row field: named as the rule names the field; a collapse field whose name a
+    group-by column (with another fill) has is ``<name>_collapsed``."""
+    groups = {row.name for row in plan.row_fields if row.group_by}
+    return {
+        row: row.name if row.group_by or row.name not in groups else f"{row.name}_collapsed"
+        for row in plan.row_fields
+    }

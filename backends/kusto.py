@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -50,23 +50,14 @@ from sigma.backends.okta.aggregate_query import (
     ExpressionDialect,
     FieldRef,
     MetricPlan,
+    RowField,
     detection_expression,
     plan_aggregate,
 )
-from sigma.pipelines.okta.expression import (
-    Arithmetic,
-    Comparison,
-    Expression,
-    Name,
-    Negate,
-    Number,
-    Round,
-    ValueType,
-)
+from sigma.pipelines.okta.expression import Expression, Number
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
-from sigma.pipelines.okta.okta_pipelines import aggregate_field_mapper, schema_of
+from sigma.pipelines.okta.okta_pipelines import schema_of
 from sigma.pipelines.okta.okta_schemas import OktaSchema
-from sigma.pipelines.okta.semantics import NULL_TEXT
 
 TARGET = "kusto"
 SUPPORTED_SCHEMAS = ("okta_sentinel", "okta_sentinel_legacy")
@@ -270,57 +261,27 @@ let divide_or_null = (numerator: real, denominator: real) {
 };"""
 HELPER_FUNCTIONS = {"divide_or_null": DIVIDE_OR_NULL, "round_half_away": ROUND_HALF_AWAY}
 
-_NULLABLE_KINDS = frozenset(
-    {
-        MetricKind.SUM,
-        MetricKind.MIN,
-        MetricKind.MAX,
-        MetricKind.AVG,
-        MetricKind.FIRST_SEEN,
-        MetricKind.LAST_SEEN,
-    }
-)
-_TIME_KINDS = frozenset({MetricKind.FIRST_SEEN, MetricKind.LAST_SEEN})
-
 
 class KustoDialect(ExpressionDialect):
     """The condition language in KQL.
 
     Every comparison is guarded by ``isnotnull()`` on the operands that can be null (sum, min, max, avg,
-    first/last seen, division), so that each atom is true or false and ``and``/``or``/``not`` need no
-    null semantics of their own: unknown counts as false at the top, exactly as SQL's three-valued logic
-    decides (see :class:`~sigma.backends.okta.aggregate_query.ExpressionDialect`). A boolean derived
-    value holds true, false or null (unknown).
+    first/last seen, division: the plan's ``never_null`` names are not), so that each atom is true or
+    false and ``and``/``or``/``not`` need no null semantics of their own: unknown counts as false at the
+    top, exactly as SQL's three-valued logic decides (see
+    :class:`~sigma.backends.okta.aggregate_query.ExpressionDialect`). A boolean derived value holds
+    true, false or null (unknown). Division and rounding call the functions of
+    :data:`HELPER_FUNCTIONS`; :attr:`helpers_used` names those the query must define.
     """
 
     and_word = "and"
     or_word = "or"
     not_word = "not"
 
-    def __init__(self, rule: AggregateCorrelationRule):
-        self.time_names = {metric.name for metric in rule.metrics if metric.kind in _TIME_KINDS}
-        self.nullable_names = {metric.name for metric in rule.metrics if metric.kind in _NULLABLE_KINDS}
-        self.boolean_names: set[str] = set()
-        for derived in rule.derived:
-            if derived.value_type is ValueType.BOOLEAN:
-                self.boolean_names.add(derived.name)
-            elif self.nullable(derived.expression):
-                self.nullable_names.add(derived.name)
+    def __init__(self, time_names: Iterable[str] = (), **knowledge: Any):
+        super().__init__(**knowledge)
+        self.time_names = frozenset(time_names)
         self.helpers_used: set[str] = set()
-
-    def nullable(self, expression: Expression) -> bool:
-        match expression:
-            case Number():
-                return False
-            case Name(name):
-                return name in self.nullable_names or name in self.boolean_names
-            case Negate(operand) | Round(operand, _):
-                return self.nullable(operand)
-            case Arithmetic("/", _, _):
-                return True
-            case Arithmetic(_, left, right):
-                return self.nullable(left) or self.nullable(right)
-        return True
 
     def name(self, name: str) -> str:
         if name in self.time_names:  # epoch seconds in expressions, a datetime in the output
@@ -357,23 +318,10 @@ class KustoDialect(ExpressionDialect):
     def negation(self, part: str) -> str:
         return f"not({part})"
 
-    def truth(self, expression: Expression, wanted: bool) -> str:
-        match expression:
-            case Comparison(operator, left, right):
-                # guard only what can be null: counts and distinct counts never are
-                compared = self.compare(operator, self.value(left), self.value(right))
-                guards = [self.is_not_null(self.value(side)) for side in (left, right) if self.nullable(side)]
-                return self.join(self.and_word, [*guards, compared if wanted else self.negation(compared)])
-            case Name(name) if name in self.boolean_names:
-                if wanted:
-                    return f"coalesce({kql_name(name)}, false)"
-                return f"not(coalesce({kql_name(name)}, true))"
-        return super().truth(expression, wanted)
+    def boolean_truth(self, value: str, wanted: bool) -> str:
+        return f"coalesce({value}, false)" if wanted else f"not(coalesce({value}, true))"
 
-    def definition(self, expression: Expression, value_type: ValueType) -> str:
-        """A derived value: a number, or a boolean that is null when the expression is unknown."""
-        if value_type is not ValueType.BOOLEAN:
-            return self.value(expression)
+    def boolean_value(self, expression: Expression) -> str:
         is_true, is_false = self.truth(expression, True), self.truth(expression, False)
         return f"iff({is_true}, true, iff({is_false}, false, bool(null)))"
 
@@ -579,61 +527,37 @@ class OktaKustoBackend(KustoBackend):
     def convert_aggregate(self, rule: AggregateCorrelationRule) -> str:
         """The whole KQL query of an `aggregate` correlation."""
         self._require_supported_schema(f"aggregate correlation '{rule.name or rule.title}'")
-        row_columns = _RowColumns(rule, aggregate_field_mapper(self.last_processing_pipeline))
 
-        def render(sigma_rule: SigmaRule) -> str:
+        def render_where(where: SigmaRule, plan: AggregateQuery) -> str:
             # after a collapse a metric's `where` reads the collapsed rows, whose missing values are filled
-            is_reference = any(sigma_rule is referenced for referenced in rule.referenced_rules)
-            if rule.collapse is None or is_reference:
-                return detection_expression(self, sigma_rule, TARGET)
-            with self.reading_rows(row_columns.by_target_field):
-                return detection_expression(self, sigma_rule, TARGET)
+            if plan.collapse is None:
+                return detection_expression(self, where, TARGET)
+            with self.reading_rows({field: row_column(row) for field, row in plan.where_fields.items()}):
+                return detection_expression(self, where, TARGET)
 
-        plan = plan_aggregate(rule, self, TARGET, default_time_field="TimeGenerated", render_detection=render)
-        return _AggregateKql(self, plan, row_columns).render()
+        plan = plan_aggregate(
+            rule, self, TARGET, default_time_field="TimeGenerated", render_where=render_where
+        )
+        return _AggregateKql(self, plan).render()
 
 
-class _RowColumns:
-    """The columns of a collapsed row: one per group-by field (named as in the rule, missing values as
-    ``NULL``) and one per collapse field (named after the target field, missing values as the
-    collapse's ``missing`` text). A collapse field that is also a group-by field with the same fill
-    shares its column. A field that is both is read as the collapse keeps it, as in the engine."""
-
-    def __init__(self, rule: AggregateCorrelationRule, map_field: Any):
-        count = len(rule.rules)
-
-        def field_ref(name: str) -> FieldRef:
-            return FieldRef(name, tuple(map_field(rule.event_field(name, index)) for index in range(count)))
-
-        self.group = [(field_ref(name), kql_name(name)) for name in rule.group_by]
-        self.collapse: list[tuple[FieldRef, str]] = []  # the columns of their own
-        self.filled = {column: True for _, column in self.group}
-        read_as = list(self.group)
-        if rule.collapse is not None:
-            missing = rule.collapse.missing
-            for ref in map(field_ref, rule.collapse.fields):
-                column = next((c for g, c in self.group if g == ref and missing == NULL_TEXT), None)
-                if column is None:
-                    column = kql_name(ref.single or ref.name)
-                    self.collapse.append((ref, column))
-                    self.filled[column] = missing is not None
-                read_as.append((ref, column))
-        self.by_rule_field = {ref.name: column for ref, column in read_as}
-        #: target field -> row column, for rendering a `where` on collapsed rows
-        self.by_target_field = {ref.single: column for ref, column in read_as if ref.single}
+def row_column(row: RowField) -> str:
+    """The column of a row field: a group-by column is named as in the rule (missing values as ``NULL``),
+    a collapse column of its own after the target field (missing values as the collapse's text)."""
+    return kql_name(row.name if row.group_by else row.field.single or row.name)
 
 
 class _AggregateKql:
     """One `aggregate` plan as KQL, in the plan's stages."""
 
-    def __init__(self, backend: OktaKustoBackend, plan: AggregateQuery, rows: _RowColumns):
+    def __init__(self, backend: OktaKustoBackend, plan: AggregateQuery):
         self.backend = backend
         self.plan = plan
-        self.rows = rows
         self.collapsed = plan.collapse is not None
-        self.dialect = KustoDialect(plan.rule)
+        self.dialect = KustoDialect(plan.time_names, never_null=plan.never_null, booleans=plan.booleans)
         self.time = "row_time" if self.collapsed else kql_name(plan.time_field)
-        self.filters = {f.name: f for f in plan.filters}
+        self.groups = [row for row in plan.row_fields if row.group_by]
+        self.collapse_columns = [row for row in plan.row_fields if not row.group_by]
 
     def render(self) -> str:
         stages = [
@@ -641,8 +565,7 @@ class _AggregateKql:
             *self.collapse(),
             *self.flag_filters(),
             self.aggregate(),
-            *self.derive(),
-            f"| where {self.dialect.condition(self.plan.condition)}",
+            *self.decide(),
             self.output(),
             self.order(),
         ]
@@ -669,11 +592,7 @@ class _AggregateKql:
         bucket = f"bucket = {kql_bin(kql_name(self.plan.time_field), collapse.span_seconds)}"
         by = [
             ", ".join([*self.plan.rule_flags, bucket]),
-            *self.group_columns(),
-            *(
-                f"{column} = {self.filled(self.event_text(ref), collapse.missing)}"
-                for ref, column in self.rows.collapse
-            ),
+            *(f"{row_column(row)} = {self.filled(row)}" for row in (*self.groups, *self.collapse_columns)),
         ]
         aggregates = [
             f"row_time = min({kql_name(self.plan.time_field)})",
@@ -681,13 +600,9 @@ class _AggregateKql:
         ]
         return [f"| summarize {', '.join(aggregates)}\n    by " + ",\n    ".join(by)]
 
-    def group_columns(self) -> list[str]:
-        null = self.plan.null_text
-        return [f"{column} = {self.filled(self.event_text(ref), null)}" for ref, column in self.rows.group]
-
-    @staticmethod
-    def filled(text: str, missing: str | None) -> str:
-        return text if missing is None else f"iff(isempty({text}), {kql_string(missing)}, {text})"
+    def filled(self, row: RowField) -> str:
+        text = self.event_text(row.field)
+        return text if row.fill is None else f"iff(isempty({text}), {kql_string(row.fill)}, {text})"
 
     # -- 2. metric filters (on collapsed rows when there is a collapse) -------------------------------
 
@@ -695,16 +610,10 @@ class _AggregateKql:
         flags = []
         for plan in self.plan.filters:
             if plan.where is None:
-                continue  # the rule flag alone; see predicate()
+                continue  # the rule flag alone: AggregateQuery.flag_of
             parts = ([f"rule_{plan.rule_index}"] if plan.rule_index is not None else []) + [f"({plan.where})"]
             flags.append(f"{plan.name} = {' and '.join(parts)}")
         return [_listing("| extend", flags)] if flags else []
-
-    def predicate(self, metric: MetricPlan) -> str | None:
-        if metric.filter is None:
-            return None
-        plan = self.filters[metric.filter]
-        return plan.name if plan.where is not None else f"rule_{plan.rule_index}"
 
     # -- 5. aggregate per window and group ------------------------------------------------------------
 
@@ -716,15 +625,18 @@ class _AggregateKql:
         )
         aggregates = [
             f"first_seen = min({self.time})",
-            *(f"{kql_name(m.name)} = {self.metric(m)}" for m in (*self.plan.metrics, *self.plan.outputs)),
+            *(f"{kql_name(m.name)} = {self.metric(m)}" for m in self.plan.all_metrics),
             f"event_ids = {event_ids}",
         ]
         window = f"window_start = {kql_bin(self.time, self.plan.timespan_seconds)}"
-        groups = [column for _, column in self.rows.group] if self.collapsed else self.group_columns()
+        if self.collapsed:
+            groups = [row_column(row) for row in self.groups]
+        else:
+            groups = [f"{row_column(row)} = {self.filled(row)}" for row in self.groups]
         return _listing("| summarize", aggregates) + "\n    by " + ",\n    ".join([window, *groups])
 
     def metric(self, metric: MetricPlan) -> str:
-        when = self.predicate(metric)
+        when = self.plan.flag_of(metric)
         match metric.kind:
             case MetricKind.COUNT:
                 return f"countif({when})" if when else "count()"
@@ -743,31 +655,29 @@ class _AggregateKql:
 
     def value_set(self, metric: MetricPlan, when: str | None) -> str:
         """The distinct texts of a field: exact (``make_set``), where ``dcount()`` would estimate."""
-        text, filled = self.metric_text(metric.field)
+        text, filled = self.metric_text(metric)
         conditions = [c for c in (when, None if filled else f"isnotempty({text})") if c]
         return f"make_set_if({text}, {' and '.join(conditions)})" if conditions else f"make_set({text})"
 
     def numeric(self, metric: MetricPlan, when: str | None) -> str:
         """sum/min/max/avg of the values that are numbers; null when there is none."""
-        number = self.metric_number(metric.field)
+        number = self.metric_number(metric)
         counted = " and ".join(c for c in (when, f"isnotnull({number})") if c)
         function = metric.kind.value
         aggregate = f"{function}if({number}, {when})" if when else f"{function}({number})"
         return f"iff(countif({counted}) == 0, real(null), {aggregate})"
 
-    def metric_text(self, ref: FieldRef | None) -> tuple[str, bool]:
+    def metric_text(self, metric: MetricPlan) -> tuple[str, bool]:
         """A metric's field as text, and whether missing values were filled (so none is empty)."""
-        assert ref is not None
         if self.collapsed:
-            column = self.rows.by_rule_field[ref.name]
-            return column, self.rows.filled[column]
-        return self.event_text(ref), False
+            row = self.plan.row_field_of(metric)
+            return row_column(row), row.fill is not None
+        return self.event_text(metric.field), False
 
-    def metric_number(self, ref: FieldRef | None) -> str:
-        assert ref is not None
+    def metric_number(self, metric: MetricPlan) -> str:
         if self.collapsed:
-            return f"todouble({self.rows.by_rule_field[ref.name]})"
-        return self.event_value(ref, lambda column: column.number)
+            return f"todouble({row_column(self.plan.row_field_of(metric))})"
+        return self.event_value(metric.field, lambda column: column.number)
 
     def event_text(self, ref: FieldRef) -> str:
         return self.event_value(ref, lambda column: column.text)
@@ -782,39 +692,29 @@ class _AggregateKql:
 
     # -- 6. derived values and the condition ----------------------------------------------------------
 
-    def derive(self) -> list[str]:
+    def decide(self) -> list[str]:
         # one extend each: a derived value may use the ones before it
-        return [
-            f"| extend {kql_name(derived.name)} = {self.dialect.definition(derived.expression, derived.value_type)}"
-            for derived in self.plan.rule.derived
-        ]
+        decision = self.dialect.decide(self.plan)
+        assignments = [*(a for step in decision.derived for a in step), *decision.bindings]
+        return [*(f"| extend {kql_name(n)} = {v}" for n, v in assignments), f"| where {decision.condition}"]
 
     # -- 7. output ------------------------------------------------------------------------------------
 
     def output(self) -> str:
-        sorted_lists = {
-            m.name for m in (*self.plan.metrics, *self.plan.outputs) if m.kind is MetricKind.VALUES
-        }
+        sorted_lists = {m.name for m in self.plan.all_metrics if m.kind is MetricKind.VALUES}
         columns = [
             "window_start",
-            *(column for _, column in self.rows.group),
+            *(row_column(row) for row in self.groups),
             "first_seen",
-            *(self.output_column(name, sorted_lists) for name in self.output_names()),
+            *(self.output_column(name, sorted_lists) for name in self.plan.output_names),
             "event_ids = array_sort_asc(event_ids)",
         ]
         return "| project " + ", ".join(columns)
 
     def order(self) -> str:
         # alerts in the engine's order; KQL sorts descending unless told otherwise
-        keys = ["window_start", *(column for _, column in self.rows.group)]
+        keys = ["window_start", *(row_column(row) for row in self.groups)]
         return "| sort by " + ", ".join(f"{key} asc" for key in keys)
-
-    def output_names(self) -> list[str]:
-        return [
-            *(m.name for m in self.plan.metrics),
-            *(d.name for d in self.plan.rule.derived),
-            *(m.name for m in self.plan.outputs),
-        ]
 
     @staticmethod
     def output_column(name: str, sorted_lists: set[str]) -> str:
@@ -823,25 +723,20 @@ class _AggregateKql:
 
     def check_names(self) -> None:
         """The rule's names become columns beside the query's own: they must not clash."""
-        own = [
+        self.plan.check_columns(self.plan.output_columns("window_start"), key=kql_name)
+        internal = {
             *self.plan.rule_flags,
             *(f.name for f in self.plan.filters),
             "row_time",
             "row_event_ids",
             "bucket",
-            "window_start",
-            "first_seen",
-            "event_ids",
-            *(column for _, column in self.rows.group),
-            *(column for _, column in self.rows.collapse),
-        ]
-        taken = set(own)
-        for name in self.output_names():
-            if kql_name(name) in taken:
+            *(row_column(row) for row in self.collapse_columns),
+        }
+        for name in self.plan.output_names:
+            if kql_name(name) in internal:
                 raise AggregateConversionError(
                     f"the name '{name}'", TARGET, "the query already has a column of that name: rename it"
                 )
-            taken.add(kql_name(name))
 
 
 def _listing(operator: str, items: list[str]) -> str:

@@ -23,7 +23,7 @@ semantic rule onto SPL, with the Splunk documentation it relies on):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -31,16 +31,12 @@ from sigma.backends.splunk import SplunkBackend
 from sigma.conditions import ConditionFieldEqualsValueExpression
 from sigma.conversion.deferred import DeferredQueryExpression
 from sigma.conversion.state import ConversionState
-from sigma.exceptions import (
-    SigmaError,
-    SigmaFeatureNotSupportedByBackendError,
-    SigmaPipelineNotAllowedForBackendError,
-)
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError, SigmaPipelineNotAllowedForBackendError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 from sigma.types import SigmaString, SpecialChars
 
-from sigma.pipelines.okta.expression import Expression, Negate, Number
+from sigma.pipelines.okta.expression import Number
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
 from sigma.pipelines.okta.okta_pipelines import OKTA_SCHEMA_VAR, schema_of
 from sigma.pipelines.okta.okta_schemas import get_schema
@@ -110,14 +106,12 @@ def decimal_text(text: str) -> str:
 
 class SplunkDialect(ExpressionDialect):
     """The condition language in eval syntax. Eval has no three-valued logic to rely on, so the default
-    two-valued expansion with ``isnotnull()`` guards is kept.
-
-    ``round`` needs its operand three times; it is computed once into helper fields, collected in
-    :attr:`helpers` (name, expression) in evaluation order, for the caller to emit before the use.
+    two-valued expansion with ``isnotnull()`` guards is kept. ``round`` needs its operand three times:
+    it binds it (and its scaled units) to helper fields, ``round_<k>_value`` and ``round_<k>_units``.
     """
 
-    def __init__(self) -> None:
-        self.helpers: list[tuple[str, str]] = []
+    def __init__(self, **knowledge: Any) -> None:
+        super().__init__(**knowledge)
         self.rounds = 0  # helpers are numbered across every expression of one query
 
     def name(self, name: str) -> str:
@@ -135,6 +129,9 @@ class SplunkDialect(ExpressionDialect):
     def is_not_null(self, value: str) -> str:
         return f"isnotnull({value})"
 
+    def negate(self, value: str) -> str:
+        return f"(-1 * {value})"  # an explicit product: exact negation, and null stays null
+
     def divide(self, numerator: str, denominator: str) -> str:
         return f"if(isnull({numerator}) OR isnull({denominator}) OR {denominator} = 0, null(), {numerator} / {denominator})"
 
@@ -146,23 +143,16 @@ class SplunkDialect(ExpressionDialect):
         product misses; the two comparisons with the bounds ``(2 * units -/+ 1) / (2 * 10^n)``, each
         one correctly rounded division of exact integers, correct it: exact while ``|x| * 10^n < 10^14``.
         """
-        x, units = f"round_{self.rounds}_value", f"round_{self.rounds}_units"
+        k, scale = self.rounds, 10**digits
         self.rounds += 1
-        scale = 10**digits
-        self.helpers.append((x, value))
-        self.helpers.append((units, f"floor(abs({x}) * {scale} + 0.5)"))
+        x = self.bind(value, f"round_{k}_value")
+        units = self.bind(f"floor(abs({x}) * {scale} + 0.5)", f"round_{k}_units")
         return (
             f"if(isnull({x}), null(), if({x} < 0, -1, 1) * case("
             f"abs({x}) >= (2 * {units} + 1) / {2 * scale}, {units} + 1, "
             f"abs({x}) < (2 * {units} - 1) / {2 * scale}, {units} - 1, "
             f"true(), {units}) / {scale})"
         )
-
-    def value(self, expression: Expression) -> str:
-        if isinstance(expression, Negate):
-            # an explicit product: exact negation, and null stays null
-            return f"(-1 * {self.value(expression.operand)})"
-        return super().value(expression)
 
 
 # --- the backend ------------------------------------------------------------------------------------
@@ -231,7 +221,7 @@ class OktaSplunkBackend(SplunkBackend):
             self,
             TARGET,
             default_time_field="_time",
-            render_detection=lambda sigma_rule: _search_string(searchmatch, sigma_rule),
+            render_detection=lambda sigma_rule: detection_expression(searchmatch, sigma_rule, TARGET),
         )
         return AggregateSpl(query).render()
 
@@ -241,16 +231,6 @@ class _SearchmatchBackend(OktaSplunkBackend):
     written with the search command's ``IN`` operator, which Splunk documents for search and tstats."""
 
     convert_or_as_in: ClassVar[bool] = False
-
-
-def _search_string(backend: OktaSplunkBackend, rule: SigmaRule) -> str:
-    try:
-        return detection_expression(backend, rule, TARGET)
-    except AggregateConversionError:
-        raise
-    except SigmaError as error:  # the base-rule limits above, named for the aggregate
-        construct = "a metric's `where`" if rule.title == "where" else f"rule '{rule.name or rule.title}'"
-        raise AggregateConversionError(construct, TARGET, str(error), source=rule.source) from error
 
 
 def require_splunk_schema(pipeline: ProcessingPipeline | None) -> None:
@@ -280,12 +260,8 @@ class AggregateSpl:
         self._check_names()
         self._check_fields()
         # numeric metrics read a field through one helper per field: number_<i>
-        numeric_fields = [m.field for m in self.metrics if m.kind.numeric_input and m.field is not None]
+        numeric_fields = [m.field for m in query.all_metrics if m.kind.numeric_input and m.field is not None]
         self.numbers = {self.field(ref): f"number_{i}" for i, ref in enumerate(_unique(numeric_fields))}
-
-    @property
-    def metrics(self) -> list[MetricPlan]:
-        return [*self.q.metrics, *self.q.outputs]
 
     @property
     def rule(self) -> AggregateCorrelationRule:
@@ -298,19 +274,8 @@ class AggregateSpl:
 
     def _check_names(self) -> None:
         q = self.q
-        columns = [
-            "_time",
-            *(ref.name for ref in q.group_by),
-            "first_seen",
-            *(metric.name for metric in self.metrics),
-            *(name for name, _ in q.derived),
-        ]
-        seen: set[str] = set()
-        for name in [*columns, "event_ids"]:
-            if name in seen:
-                raise self.fail(f"the output column '{name}'", "two output columns would have this name")
-            seen.add(name)
-        for name in [*(metric.name for metric in self.metrics), *(name for name, _ in q.derived)]:
+        q.check_columns(q.output_columns("_time"))
+        for name in [*(metric.name for metric in q.all_metrics), *(name for name, _ in q.derived)]:
             if name in RESERVED or _RESERVED_PATTERN.match(name):
                 raise self.fail(f"the name '{name}'", "the SPL uses a field of this name for its own stages")
             if name.upper() in _KEYWORDS:
@@ -320,12 +285,7 @@ class AggregateSpl:
         """Array members are multi-valued fields in Splunk (``target{}.id``): `stats ... by` splits a row
         per value and dc/values count each value, where the engine reads one text per event."""
         q = self.q
-        refs = [
-            *q.group_by,
-            *(q.collapse.fields if q.collapse else ()),
-            *(m.field for m in self.metrics if m.field),
-        ]
-        for ref in refs:
+        for ref in q.fields_read:
             for target in ref.per_rule:
                 if "{}" in target:
                     raise self.fail(
@@ -401,15 +361,8 @@ class AggregateSpl:
             assignments.append((ref.name, f"case({branches})"))
         return _eval(assignments) if assignments else None
 
-    def _refs(self) -> Iterator[FieldRef]:
-        q = self.q
-        yield from q.group_by
-        if q.collapse is not None:
-            yield from q.collapse.fields
-        for metric in self.metrics:
-            if metric.field is not None:
-                yield metric.field
-        yield q.uuid
+    def _refs(self) -> list[FieldRef]:
+        return [*self.q.fields_read, self.q.uuid]
 
     def group_keys(self) -> str | None:
         """Group keys are copies taken before any fill: a missing value groups as NULL whatever the
@@ -421,8 +374,9 @@ class AggregateSpl:
             for i, ref in enumerate(self.q.group_by)
         )
 
-    def row_fields(self) -> tuple[list[str], list[str]]:
-        """(collapse fields, group-by fields outside the collapse): the fields a collapsed row keeps."""
+    def kept_fields(self) -> tuple[list[str], list[str]]:
+        """(collapse fields, group-by fields outside the collapse): the fields a collapsed row keeps, by
+        Splunk field (the row is filled in place, and a group key is a copy of its own)."""
         collapse = _unique(self.field(ref) for ref in self.q.collapse.fields)
         group_only = [
             name for name in _unique(self.field(ref) for ref in self.q.group_by) if name not in collapse
@@ -435,7 +389,7 @@ class AggregateSpl:
         q = self.q
         if q.collapse is None:
             return []
-        collapse, group_only = self.row_fields()
+        collapse, group_only = self.kept_fields()
         fills: dict[str, list[str]] = {q.collapse.missing: collapse}
         fills.setdefault(q.null_text, []).extend(group_only)
         return [
@@ -462,7 +416,7 @@ class AggregateSpl:
 
     def collapse(self) -> str:
         q = self.q
-        collapse, group_only = self.row_fields()
+        collapse, group_only = self.kept_fields()
         keys = [
             *q.rule_flags,
             *(plan.name for plan in q.filters),
@@ -494,7 +448,7 @@ class AggregateSpl:
         )
         functions = [
             "min(row_time) AS first_seen",
-            *(f"{self._aggregate(metric)} AS {command_field(metric.name)}" for metric in self.metrics),
+            *(f"{self._aggregate(metric)} AS {command_field(metric.name)}" for metric in q.all_metrics),
             f"{ids} AS event_ids",
         ]
         return _stats(functions, ["_time", *(self.group_key(i) for i in range(len(q.group_by)))])
@@ -521,20 +475,12 @@ class AggregateSpl:
         return f"{function}({value})"
 
     def decide(self) -> list[str]:
-        """The derived values in order, each after the round() helpers it needs, then the condition
-        (whose own round() helpers join the same eval)."""
-        dialect = self.dialect
-        assignments: list[tuple[str, str]] = []
-        for name, expression in self.q.derived:
-            rendered = dialect.value(expression)
-            assignments += dialect.helpers
-            dialect.helpers = []
-            assignments.append((name, rendered))
-        condition = dialect.condition(self.q.condition)
-        assignments += dialect.helpers
-        dialect.helpers = []
+        """One eval of the derived values in order, each after the round() helpers it binds, and of the
+        condition's own helpers; then the condition."""
+        decision = self.dialect.decide(self.q)
+        assignments = [*(a for step in decision.derived for a in step), *decision.bindings]
         stages = [_eval(assignments)] if assignments else []
-        return [*stages, f"where {condition}"]
+        return [*stages, f"where {decision.condition}"]
 
     def rename(self) -> str | None:
         if not self.q.group_by:
@@ -544,17 +490,7 @@ class AggregateSpl:
         )
 
     def table(self) -> str:
-        q = self.q
-        columns = [
-            "_time",
-            *(ref.name for ref in q.group_by),
-            "first_seen",
-            *(metric.name for metric in q.metrics),
-            *(name for name, _ in q.derived),
-            *(metric.name for metric in q.outputs),
-            "event_ids",
-        ]
-        return "table " + " ".join(map(command_field, columns))
+        return "table " + " ".join(map(command_field, self.q.output_columns("_time")))
 
 
 # --- helpers ----------------------------------------------------------------------------------------

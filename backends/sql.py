@@ -32,10 +32,17 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma.pipelines.okta.expression import Expression, Number
+from sigma.pipelines.okta.expression import And, Comparison, Expression, Name, Not, Number, Or
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind, detection_fields
 
-from .aggregate_query import AggregateConversionError, AggregateQuery, ExpressionDialect, plan_aggregate
+from .aggregate_query import (
+    TIME_KINDS,
+    AggregateConversionError,
+    AggregateQuery,
+    ExpressionDialect,
+    RowField,
+    plan_aggregate,
+)
 from .engine.matcher import rule_fields
 
 EVENTS_PATH = "okta-events.jsonl"  # the placeholder path of a converted query; `run --engine` sets it
@@ -170,9 +177,9 @@ class SqlDialect(ExpressionDialect):
         return self.boolean(expression)
 
     def boolean(self, expression: Expression) -> str:
-        from sigma.pipelines.okta.expression import And, Comparison, Not, Or
-
         match expression:
+            case Name(name):  # a boolean derived value
+                return self.quote(name)
             case Comparison(operator, left, right):
                 return f"({self.compare(operator, self.value(left), self.value(right))})"
             case Not(operand):
@@ -534,11 +541,7 @@ class _AggregateSql:
         self.q = query
         self.rule = rule
         self.every_group = every_group
-        for ref in (
-            *query.group_by,
-            *(query.collapse.fields if query.collapse else ()),
-            *(m.field for m in (*query.metrics, *query.outputs) if m.field),
-        ):
+        for ref in query.fields_read:
             if ref.single is None:
                 raise AggregateConversionError(
                     f"alias '{ref.name}' with different fields per rule",
@@ -546,17 +549,8 @@ class _AggregateSql:
                     "SQL targets read one column per field",
                     source=rule.source,
                 )
-        fields = set(rule_fields_of(rule)) | {ref.single for ref in self._refs()} | {"uuid"}
+        fields = set(rule_fields_of(rule)) | {ref.single for ref in query.fields_read} | {"uuid"}
         self.events = _EventsQuery(dialect, sorted(fields), query.time_field, path)
-
-    def _refs(self):
-        q = self.q
-        yield from q.group_by
-        if q.collapse:
-            yield from q.collapse.fields
-        for metric in (*q.metrics, *q.outputs):
-            if metric.field is not None:
-                yield metric.field
 
     def col(self, name: str) -> str:
         return self.d.quote(name)
@@ -574,20 +568,9 @@ class _AggregateSql:
             + "\n  FROM events\n  WHERE event_us IS NOT NULL\n)"
         )
         selected = " OR ".join(q.rule_flags)
-        # group-by and collapse values as texts with missing filled; filters then see the filled rows
-        filled = {}
-        for ref in q.group_by:
-            filled[ref.single] = f"coalesce({self.col(ref.single)}, {d.string(q.null_text)})"
-        if q.collapse is not None:
-            for ref in q.collapse.fields:
-                fill = q.collapse.missing
-                filled[ref.single] = (
-                    f"coalesce({self.col(ref.single)}, {d.string(fill)})"
-                    if fill is not None
-                    else self.col(ref.single)
-                )
-        if q.collapse is None:
-            filled = {}  # without a collapse, filters see the events as they are
+        # with a collapse, group-by and collapse values as texts with missing filled: filters then see
+        # the filled rows; without, the events as they are
+        filled = {field: self.filled(row) for field, row in q.where_fields.items()}
         kept = sorted(set(self._columns_kept()))
         projected = [f"{filled.get(name, self.col(name))} AS {self.col(name)}" for name in kept]
         ctes.append(
@@ -616,7 +599,7 @@ class _AggregateSql:
             keys = [
                 *q.rule_flags,
                 *[plan.name for plan in q.filters],
-                *sorted({self.col(ref.single) for ref in (*q.group_by, *q.collapse.fields)}),
+                *sorted({self.col(field) for field in q.where_fields}),
             ]
             bucket = d.floor_div("event_us", q.collapse.span_seconds * US)
             ctes.append(
@@ -628,7 +611,7 @@ class _AggregateSql:
         else:
             rows, window_column = "filtered", window
             ids = f"{d.sorted_texts(self.col('uuid'), None)}"
-        aggregates = [self._aggregate(metric) for metric in (*q.metrics, *q.outputs)]
+        aggregates = [self._aggregate(metric) for metric in q.all_metrics]
         group_select = [
             f"{ref_col} AS {self.col(ref.name)}"
             for ref, ref_col in zip(q.group_by, group_columns, strict=False)
@@ -643,7 +626,10 @@ class _AggregateSql:
             + ", ".join([window_column, *group_columns])
             + "\n)"
         )
-        derived = [f"{d.value(q.inlined(expression))} AS {self.col(name)}" for name, expression in q.derived]
+        derived = [
+            f"{(d.boolean if name in q.booleans else d.value)(q.inlined(expression))} AS {self.col(name)}"
+            for name, expression in q.derived
+        ]
         ctes.append(
             "derived AS (\n  SELECT *" + "".join(f",\n    {c}" for c in derived) + "\n  FROM groups\n)"
         )
@@ -676,8 +662,12 @@ class _AggregateSql:
     def time(self, microseconds: str) -> str:
         return self.d.timestamp(microseconds) if self.timestamps else microseconds
 
+    def filled(self, row: RowField) -> str:
+        column = self.col(row.field.single)
+        return column if row.fill is None else f"coalesce({column}, {self.d.string(row.fill)})"
+
     def _columns_kept(self) -> Iterable[str]:
-        for ref in self._refs():
+        for ref in self.q.fields_read:
             yield ref.single
         yield from rule_fields_of(self.rule)
 
@@ -711,7 +701,7 @@ class _AggregateSql:
 
     def _metric_output(self, metric) -> str:
         # times are seconds in expressions and timestamps in the output
-        if metric.kind in (MetricKind.FIRST_SEEN, MetricKind.LAST_SEEN):
+        if metric.kind in TIME_KINDS:
             microseconds = f"CAST(round({self.col(metric.name)} * 1000000) AS BIGINT)"
             return f"{self.time(microseconds)} AS {self.col(metric.name)}"
         return self.col(metric.name)

@@ -293,8 +293,9 @@ class _Parser:
     def unary(self) -> Expression:
         if self.accept("-"):
             operand = self.unary()
-            if isinstance(operand, Number):
-                return Number(-operand.value, "-" + operand.text)
+            if isinstance(operand, Number):  # fold the sign into the literal: `- -2` is 2, written "2"
+                text = operand.text[1:] if operand.text.startswith("-") else "-" + operand.text
+                return Number(-operand.value, text)
             return Negate(operand)
         return self.primary()
 

@@ -397,7 +397,10 @@ correlation:
   condition: first_seen > 0
 """,
     )
-    with pytest.raises(AggregateConversionError, match="two output columns named 'first_seen'"):
+    with pytest.raises(
+        AggregateConversionError,
+        match="the output column 'first_seen': two output columns would have this name",
+    ):
         OktaESQLBackend(okta_elastic_pipeline()).convert_aggregate(pack.aggregates[0])
 
 
@@ -655,7 +658,7 @@ def test_round_is_half_away_from_zero_on_the_shortest_decimal():
         dialect = ESQLDialect({})
         expression = dialect.round("x", digits)
         row = {"x": x}
-        for column, value in dialect.take_pending():
+        for column, value in dialect.take_bindings():
             row[column] = ESQLValues(value, row).parse()
         return ESQLValues(expression, row).parse()
 

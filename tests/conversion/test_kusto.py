@@ -21,7 +21,7 @@ from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 
-from sigma.backends.okta.aggregate_query import AggregateConversionError
+from sigma.backends.okta.aggregate_query import AggregateConversionError, never_null_names
 from sigma.backends.okta.engine.evaluate import compile_expression
 from sigma.backends.okta.kusto import (
     DIVIDE_OR_NULL,
@@ -637,7 +637,7 @@ def test_condition_language_matches_the_engine() -> None:
                 SimpleNamespace(name="b1", expression=b1, value_type=ValueType.BOOLEAN),
             ],
         )
-        dialect = KustoDialect(rule)
+        dialect = KustoDialect(never_null=never_null_names(rule), booleans={"b1"})
         environment = {
             "c1": rng.choice([0, 1, 2]),
             "c2": rng.choice([0, 1, 3]),
@@ -648,9 +648,9 @@ def test_condition_language_matches_the_engine() -> None:
         engine["d1"] = compile_expression(d1)(engine)
         engine["b1"] = compile_expression(b1)(engine)
         kql = {name: Value(value) for name, value in environment.items()}
-        kql["d1"] = evaluate_kql(dialect.definition(d1, ValueType.NUMBER), kql)
-        kql["b1"] = evaluate_kql(dialect.definition(b1, ValueType.BOOLEAN), kql)
-        assert kql["b1"] is engine["b1"], dialect.definition(b1, ValueType.BOOLEAN)
+        kql["d1"] = evaluate_kql(dialect.value(d1), kql)
+        kql["b1"] = evaluate_kql(dialect.boolean_value(b1), kql)
+        assert kql["b1"] is engine["b1"], dialect.boolean_value(b1)
         expected = compile_expression(condition)(engine) is True
         rendered = dialect.condition(condition)
         assert evaluate_kql(rendered, kql) is expected, rendered

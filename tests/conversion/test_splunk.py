@@ -376,7 +376,9 @@ def test_a_rule_with_a_regular_expression_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_where_with_a_single_character_wildcard_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(AggregateConversionError, match=r"a metric's `where`.*single-character wildcard"):
+    with pytest.raises(
+        AggregateConversionError, match=r"the `where` of metric 'n'.*single-character wildcard"
+    ):
         aggregate_query(
             tmp_path,
             """
@@ -658,7 +660,7 @@ def test_condition_and_derived_values_match_the_engine(name: str, logic: str) ->
 def render(text: str) -> tuple[list[tuple[str, str]], str]:
     dialect = SplunkDialect()
     value = dialect.value(parse(text))
-    return dialect.helpers, value
+    return dialect.take_bindings(), value
 
 
 def evaluate_value(text: str, fields: dict[str, Any], logic: str = "kleene") -> Any:

@@ -224,3 +224,34 @@ def test_converting_a_pack_leaves_its_rules_unchanged(tmp_path):
     }
     assert first == again
     assert all(len(queries) == 3 for queries in first.values())  # two base rules and the correlation
+
+
+BOOLEAN_DERIVED = """\
+title: Spam flag
+name: spam_flag
+correlation:
+  type: aggregate
+  rules: [okta_verify_push_sent, okta_verify_push_response]
+  group-by: [authenticationContext.externalSessionId]
+  timespan: 1h
+  metrics:
+    pushes: {type: count, rule: okta_verify_push_sent}
+    denied: {type: count, rule: okta_verify_push_response, where: {outcome.result: FAILURE}}
+    pushed_at: {type: max, field: authenticationContext.authenticationStep, where: {outcome.result: FAILURE}}
+  derived:
+    spam: pushes > 2
+    odd: pushed_at > 0
+  condition: spam or (not odd and denied > 0)
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_boolean_derived_values(engine, generated, tmp_path):
+    from sigma.pipelines.okta.loader import bundled_rules_path
+
+    (tmp_path / "spam.yml").write_text(BOOLEAN_DERIVED)
+    pack = load_rules([bundled_rules_path(), tmp_path / "spam.yml"])
+    expected = engine_alerts(pack, [str(generated)], tmp_path)
+    # `odd` is unknown (null) where no event failed, and `not unknown` stays unknown
+    assert {alert["metrics"]["odd"] for alert in expected if alert["rule_title"] == "Spam flag"} == {None, False}
+    assert differences(expected, sql_alerts(engine, pack, [str(generated)])) == []

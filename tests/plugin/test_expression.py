@@ -271,3 +271,8 @@ class TestTexts:
 def test_rounding_large_values_keeps_them():
     assert round_half_away(1e20, 10) == 1e20
     assert round_half_away(1.7976931348623157e308, 15) == 1.7976931348623157e308
+
+
+def test_double_negation_of_a_literal_folds():
+    assert parse("x > - -2") == Comparison(">", Name("x"), Number(2.0, "2"))
+    assert parse("x > - - -1e3") == Comparison(">", Name("x"), Number(-1000.0, "-1e3"))
