@@ -253,5 +253,8 @@ def test_boolean_derived_values(engine, generated, tmp_path):
     pack = load_rules([bundled_rules_path(), tmp_path / "spam.yml"])
     expected = engine_alerts(pack, [str(generated)], tmp_path)
     # `odd` is unknown (null) where no event failed, and `not unknown` stays unknown
-    assert {alert["metrics"]["odd"] for alert in expected if alert["rule_title"] == "Spam flag"} == {None, False}
+    assert {alert["metrics"]["odd"] for alert in expected if alert["rule_title"] == "Spam flag"} == {
+        None,
+        False,
+    }
     assert differences(expected, sql_alerts(engine, pack, [str(generated)])) == []
