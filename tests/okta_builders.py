@@ -13,6 +13,20 @@ from sigma.backends.okta.engine.runner import Engine, EngineOptions
 from sigma.backends.okta.engine.sources import expand_sources
 from sigma.pipelines.okta.loader import RulePack, load_bundled
 
+# two minimal base rules for tests that write their own aggregate correlations over them
+BASE_RULES = """\
+title: Push
+id: 0b1c2d3e-0000-4000-8000-000000000001
+name: push
+logsource: {product: okta, service: okta}
+detection: {selection: {eventType: system.push.send_factor_verify_push}, condition: selection}
+---
+title: Response
+id: 0b1c2d3e-0000-4000-8000-000000000002
+name: response
+logsource: {product: okta, service: okta}
+detection: {selection: {eventType: user.authentication.auth_via_mfa}, condition: selection}
+"""
 PUSH = "system.push.send_factor_verify_push"
 RESPONSE = "user.authentication.auth_via_mfa"
 NEW_BOTH = (

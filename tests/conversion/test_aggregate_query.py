@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from okta_builders import BASE_RULES
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 
@@ -31,19 +32,6 @@ from sigma.pipelines.okta.okta_pipelines import (
 )
 from sigma.pipelines.okta.semantics import NULL_TEXT
 
-BASE_RULES = """\
-title: Push
-id: 0b1c2d3e-0000-4000-8000-000000000001
-name: push
-logsource: {product: okta, service: okta}
-detection: {selection: {eventType: system.push.send_factor_verify_push}, condition: selection}
----
-title: Response
-id: 0b1c2d3e-0000-4000-8000-000000000002
-name: response
-logsource: {product: okta, service: okta}
-detection: {selection: {eventType: user.authentication.auth_via_mfa}, condition: selection}
-"""
 SESSION = "authenticationContext.externalSessionId"
 IP = "client.ipAddress"
 RESULT = "outcome.result"

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 from golden import assert_golden
+from okta_builders import BASE_RULES
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
@@ -101,20 +102,6 @@ def test_every_golden_file_belongs_to_a_rule() -> None:
 
 
 # --- custom rules ---------------------------------------------------------------------------------------
-
-BASE_RULES = """\
-title: Push
-id: 0b1c2d3e-0000-4000-8000-000000000001
-name: push
-logsource: {product: okta, service: okta}
-detection: {selection: {eventType: system.push.send_factor_verify_push}, condition: selection}
----
-title: Response
-id: 0b1c2d3e-0000-4000-8000-000000000002
-name: response
-logsource: {product: okta, service: okta}
-detection: {selection: {eventType: user.authentication.auth_via_mfa}, condition: selection}
-"""
 
 
 def aggregate(tmp_path: Path, **correlation) -> AggregateCorrelationRule:
