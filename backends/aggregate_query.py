@@ -44,7 +44,7 @@ from typing import Any
 from sigma.conversion.base import Backend
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaBackendError, SigmaError
-from sigma.rule import SigmaDetections, SigmaRule
+from sigma.rule import SigmaRule
 
 from sigma.pipelines.okta.expression import (
     And,
@@ -59,7 +59,7 @@ from sigma.pipelines.okta.expression import (
     Round,
     ValueType,
 )
-from sigma.pipelines.okta.model import AggregateCorrelationRule, Metric, MetricKind, Where
+from sigma.pipelines.okta.model import AggregateCorrelationRule, Metric, MetricKind
 from sigma.pipelines.okta.okta_pipelines import aggregate_field_mapper, schema_of
 from sigma.pipelines.okta.semantics import NULL_TEXT
 
@@ -291,7 +291,7 @@ def plan_aggregate(
 
     ``render_detection`` renders a referenced rule's detection as the target's boolean expression on
     events (default: :func:`detection_expression`). ``render_where`` renders a metric's `where` (as
-    :func:`where_rule` makes it) given the plan, complete but for its ``filters``: with a collapse, the
+    :meth:`Where.as_rule` makes it) given the plan, complete but for its ``filters``: with a collapse, the
     `where` reads the row (:attr:`AggregateQuery.where_fields`); default: ``render_detection``, for
     targets that fill the fields themselves. A :class:`~sigma.exceptions.SigmaError` of either becomes
     an :class:`AggregateConversionError` naming the referenced rule or the metric.
@@ -353,20 +353,13 @@ def plan_aggregate(
     for name, metric in filtered:
         where = None
         if metric.where is not None:
-            sigma_rule = where_rule(metric.where, rule.referenced_rules[0])
+            sigma_rule = metric.where.as_rule(rule.referenced_rules[0].logsource)
             construct = f"the `where` of metric '{metric.name}'"
             where = rendered(construct, rule.source, render_row, sigma_rule, query)
         rule_index = rule.rule_index(metric.rule) if metric.rule is not None else None
         filters.append(FilterPlan(name, rule_index, where))
     query.filters = filters
     return query
-
-
-def where_rule(where: Where, like: SigmaRule) -> SigmaRule:
-    """A metric's `where` as a one-detection Sigma rule with the log source of ``like``, so that the
-    processing pipeline maps its fields and values exactly as it maps the referenced rules'."""
-    detections = SigmaDetections(detections={"where": where.detection}, condition=["where"])
-    return SigmaRule(title="where", logsource=like.logsource, detection=detections)
 
 
 def detection_expression(backend: Backend, rule: SigmaRule, target: str) -> str:

@@ -13,7 +13,8 @@ from enum import Enum
 from typing import Any
 
 from sigma.correlations import SigmaCorrelationFieldAliases, SigmaCorrelationTimespan, SigmaRuleReference
-from sigma.rule import SigmaDetection, SigmaRule, SigmaRuleBase
+from sigma.rule import SigmaDetection, SigmaDetections, SigmaLogSource, SigmaRule, SigmaRuleBase
+from sigma.rule.logsource import EmptyLogSource
 
 from .expression import Expression, ValueType
 
@@ -49,6 +50,12 @@ class Where:
 
     detection: SigmaDetection
     definition: dict[str, Any]
+
+    def as_rule(self, logsource: SigmaLogSource | None = None) -> SigmaRule:
+        """The detection as a one-detection Sigma rule, so that the base-rule matcher compiles it and
+        processing pipelines (given the referenced rules' log source) map it like those rules."""
+        detections = SigmaDetections(detections={"where": self.detection}, condition=["where"])
+        return SigmaRule(title="where", logsource=logsource or EmptyLogSource(), detection=detections)
 
 
 @dataclass

@@ -13,9 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sigma.rule import SigmaDetections, SigmaRule
-from sigma.rule.logsource import EmptyLogSource
-
 from sigma.pipelines.okta.model import AggregateCorrelationRule, Metric, MetricKind, Where, detection_fields
 from sigma.pipelines.okta.semantics import NULL_TEXT, text_of
 
@@ -106,7 +103,7 @@ class AggregatePlan:
         self.metrics = [self._plan(metric) for metric in (*rule.metrics, *rule.outputs)]
         # fields that `where` compares as strings (an object there is rendered as text and reported)
         self.string_fields: frozenset[str] = frozenset().union(
-            *(string_fields(where_rule(m.where)) for m in (*rule.metrics, *rule.outputs) if m.where)
+            *(string_fields(m.where.as_rule()) for m in (*rule.metrics, *rule.outputs) if m.where)
         )
         if rule.collapse is not None:
             where_fields = [
@@ -344,11 +341,5 @@ def _lowest_bit(mask: int) -> int:
     return (mask & -mask).bit_length() - 1 if mask else 0
 
 
-def where_rule(where: Where) -> SigmaRule:
-    """A metric's `where` as a Sigma rule of one detection, so that the base-rule matcher compiles it."""
-    detections = SigmaDetections(detections={"where": where.detection}, condition=["where"])
-    return SigmaRule(title="where", logsource=EmptyLogSource(), detection=detections)
-
-
 def _compile_where(where: Where | None) -> Callable[[dict], bool] | None:
-    return None if where is None else compile_rule(where_rule(where))
+    return None if where is None else compile_rule(where.as_rule())
