@@ -123,6 +123,30 @@ def walk(expression: Expression) -> Iterator[Expression]:
                 yield from walk(operand)
 
 
+def substitute(expression: Expression, definitions: Mapping[str, Expression]) -> Expression:
+    """``expression`` with each name in ``definitions`` replaced by its definition."""
+    match expression:
+        case Name(name) if name in definitions:
+            return definitions[name]
+        case Number() | Name():
+            return expression
+        case Negate(operand):
+            return Negate(substitute(operand, definitions))
+        case Not(operand):
+            return Not(substitute(operand, definitions))
+        case Round(operand, digits):
+            return Round(substitute(operand, definitions), digits)
+        case Arithmetic(operator, left, right):
+            return Arithmetic(operator, substitute(left, definitions), substitute(right, definitions))
+        case Comparison(operator, left, right):
+            return Comparison(operator, substitute(left, definitions), substitute(right, definitions))
+        case And(operands):
+            return And(tuple(substitute(operand, definitions) for operand in operands))
+        case Or(operands):
+            return Or(tuple(substitute(operand, definitions) for operand in operands))
+    raise TypeError(f"not an expression node: {expression!r}")
+
+
 def names(expression: Expression) -> list[str]:
     """The names an expression reads, in order of first appearance."""
     seen: dict[str, None] = {}

@@ -20,6 +20,7 @@ the targets against these functions, so a change here is a change of the languag
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
@@ -84,3 +85,37 @@ def round_half_away(value: float | None, digits: int) -> float | None:
 
 
 _ROUNDING = Context(prec=400)
+
+
+# --- SQL's three-valued logic: True, False, or None (unknown) ----------------------------------------
+# The engine evaluates conditions with these; the targets render the same truth tables into their
+# languages (``ExpressionDialect.truth`` in the conversion targets).
+
+
+def conjunction(values: Iterable[bool | None]) -> bool | None:
+    """``a and b and ...``: false if any is false, else unknown if any is unknown, else true. Reads
+    ``values`` lazily and stops at the first false."""
+    result: bool | None = True
+    for value in values:
+        if value is False:
+            return False
+        if value is None:
+            result = None
+    return result
+
+
+def disjunction(values: Iterable[bool | None]) -> bool | None:
+    """``a or b or ...``: true if any is true, else unknown if any is unknown, else false. Reads
+    ``values`` lazily and stops at the first true."""
+    result: bool | None = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            result = None
+    return result
+
+
+def negation(value: bool | None) -> bool | None:
+    """``not a``: unknown stays unknown."""
+    return None if value is None else not value

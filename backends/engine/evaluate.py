@@ -24,7 +24,7 @@ from sigma.pipelines.okta.expression import (
     Or,
     Round,
 )
-from sigma.pipelines.okta.semantics import divide, round_half_away
+from sigma.pipelines.okta.semantics import conjunction, disjunction, divide, negation, round_half_away
 
 Environment = Mapping[str, Any]
 Compiled = Callable[[Environment], Any]
@@ -61,7 +61,7 @@ def compile_expression(expression: Expression) -> Compiled:
             return _null_propagating(_COMPARISON[symbol], compile_expression(left), compile_expression(right))
         case Not(operand):
             inner = compile_expression(operand)
-            return lambda env: None if (v := inner(env)) is None else not v
+            return lambda env: negation(inner(env))
         case And(operands):
             return _conjunction(tuple(compile_expression(operand) for operand in operands))
         case Or(operands):
@@ -83,28 +83,8 @@ def _null_propagating(function: Callable[[Any, Any], Any], left: Compiled, right
 
 
 def _conjunction(operands: tuple[Compiled, ...]) -> Compiled:
-    def conjunction(env: Environment) -> bool | None:
-        result: bool | None = True
-        for operand in operands:
-            value = operand(env)
-            if value is False:
-                return False
-            if value is None:
-                result = None
-        return result
-
-    return conjunction
+    return lambda env: conjunction(operand(env) for operand in operands)
 
 
 def _disjunction(operands: tuple[Compiled, ...]) -> Compiled:
-    def disjunction(env: Environment) -> bool | None:
-        result: bool | None = False
-        for operand in operands:
-            value = operand(env)
-            if value is True:
-                return True
-            if value is None:
-                result = None
-        return result
-
-    return disjunction
+    return lambda env: disjunction(operand(env) for operand in operands)

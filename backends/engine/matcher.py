@@ -689,7 +689,11 @@ def _keyword_predicate(test: ValueTest) -> Predicate:
 
 
 # ----------------------------------------------------------------------------------------------
-# Boolean combinators: flat closures, short-circuiting, no per-event loops for up to three parts
+# Boolean combinators: flat closures, short-circuiting, no per-event loops for up to three parts.
+# Two-valued on purpose, and not the semantics module's three-valued conjunction/disjunction: a
+# detection item is true or false (Sigma has no unknown), and these run once per event, where a
+# generator or a loop per call costs more than the test itself. The `aggregate` condition, evaluated
+# once per group, uses the three-valued ones (evaluate.py).
 
 
 def _always(_: Any) -> bool:

@@ -7,10 +7,10 @@ backends they build on costs ~0.15 s (Elasticsearch's package alone ~0.1 s), whi
 living in ``sigma.backends.okta``, would otherwise pay at start.
 """
 
-from sigma.backends.okta.esql import OktaESQLBackend
-from sigma.backends.okta.kusto import OktaKustoBackend
-from sigma.backends.okta.splunk import OktaSplunkBackend
-from sigma.backends.okta.sql import OktaDuckDBBackend, OktaSparkBackend
+from sigma.backends.okta.targets.esql import OktaESQLBackend
+from sigma.backends.okta.targets.kusto import OktaKustoBackend
+from sigma.backends.okta.targets.splunk import OktaSplunkBackend
+from sigma.backends.okta.targets.sql import OktaDuckDBBackend, OktaSparkBackend
 
 __all__ = [
     "OktaDuckDBBackend",

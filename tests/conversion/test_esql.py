@@ -14,9 +14,9 @@ from sigma.exceptions import SigmaConfigurationError, SigmaFeatureNotSupportedBy
 from sigma.rule import SigmaRule
 from sigma.types import SigmaString
 
-from sigma.backends.okta.aggregate_query import AggregateConversionError
 from sigma.backends.okta.engine.evaluate import compile_expression
-from sigma.backends.okta.esql import OktaESQLBackend, like_pattern, string_literal
+from sigma.backends.okta.targets.aggregate_plan import AggregateConversionError
+from sigma.backends.okta.targets.esql import OktaESQLBackend, like_pattern, string_literal
 from sigma.pipelines.okta.loader import load_rules
 from sigma.pipelines.okta.model import MetricKind
 from sigma.pipelines.okta.okta_pipelines import (
@@ -653,7 +653,7 @@ def test_derived_values_and_condition_match_the_engine(pack, name):
 def test_round_is_half_away_from_zero_on_the_shortest_decimal():
     # 57 / 200 = 0.285 is stored as 0.28499999999999998; ES|QL's ROUND multiplies first and gives 0.28
     def rendered_round(x, digits):
-        from sigma.backends.okta.esql import ESQLDialect
+        from sigma.backends.okta.targets.esql import ESQLDialect
 
         dialect = ESQLDialect({})
         expression = dialect.round("x", digits)
@@ -686,7 +686,7 @@ def test_round_is_half_away_from_zero_on_the_shortest_decimal():
     ],
 )
 def test_null_logic_of_the_condition(condition, row, holds):
-    from sigma.backends.okta.esql import ESQLDialect
+    from sigma.backends.okta.targets.esql import ESQLDialect
     from sigma.pipelines.okta.expression import parse
 
     expression = parse(condition)

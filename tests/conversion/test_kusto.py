@@ -22,9 +22,9 @@ from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 
-from sigma.backends.okta.aggregate_query import AggregateConversionError, never_null_names
 from sigma.backends.okta.engine.evaluate import compile_expression
-from sigma.backends.okta.kusto import (
+from sigma.backends.okta.targets.aggregate_plan import AggregateConversionError, never_null_names
+from sigma.backends.okta.targets.kusto import (
     DIVIDE_OR_NULL,
     ROUND_HALF_AWAY,
     KustoDialect,

@@ -23,9 +23,9 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError, SigmaPipeli
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
-from sigma.backends.okta.aggregate_query import AggregateConversionError
 from sigma.backends.okta.engine.evaluate import compile_expression
-from sigma.backends.okta.splunk import (
+from sigma.backends.okta.targets.aggregate_plan import AggregateConversionError
+from sigma.backends.okta.targets.splunk import (
     DECIMAL_NUMBER,
     NUMBER_PADDING,
     OktaSplunkBackend,

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from sigma.backends.okta.engine.sources import expand_sources, is_document, iter_document_events
-from sigma.backends.okta.sql_runner import run_pack
+from sigma.backends.okta.targets.sql_execution import run_pack
 from sigma.pipelines.okta.loader import load_rules
 
 HERE = Path(__file__).parent

@@ -27,7 +27,7 @@ from okta_builders import (
 )
 
 from sigma.backends.okta.generator import GeneratorConfig, write_dataset
-from sigma.backends.okta.sql_runner import run_pack
+from sigma.backends.okta.targets.sql_execution import run_pack
 from sigma.pipelines.okta.loader import load_bundled, load_rules
 
 CONSTRUCTS = Path(__file__).parent / "rules" / "constructs.yml"
@@ -207,7 +207,7 @@ def test_random_sessions_duckdb(packs, tmp_path, events):
 
 def test_converting_a_pack_leaves_its_rules_unchanged(tmp_path):
     """Pipelines change the rules they convert; a pack converted for one target converts for the next."""
-    from sigma.backends.okta.targets import TARGETS, convert_pack, make_backend
+    from sigma.backends.okta.targets.catalog import TARGETS, convert_pack, make_backend
 
     text = CONSTRUCTS.read_text().replace(
         "status: test\nlevel: high\ncorrelation:\n  type: aggregate\n",

@@ -1,4 +1,4 @@
-"""The shared plan of the `aggregate` correlation (backends/aggregate_query.py): the hooks that every
+"""The shared plan of the `aggregate` correlation (backends/targets/aggregate_plan.py): the hooks that every
 target plugs into, checked on their own (each target's tests check what it renders with them)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from okta_builders import BASE_RULES
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 
-from sigma.backends.okta.aggregate_query import (
+from sigma.backends.okta.targets.aggregate_plan import (
     AggregateConversionError,
     AggregateQuery,
     ExpressionDialect,
@@ -20,9 +20,9 @@ from sigma.backends.okta.aggregate_query import (
     never_null_names,
     plan_aggregate,
 )
-from sigma.backends.okta.esql import OktaESQLBackend
-from sigma.backends.okta.kusto import OktaKustoBackend
-from sigma.backends.okta.splunk import OktaSplunkBackend
+from sigma.backends.okta.targets.esql import OktaESQLBackend
+from sigma.backends.okta.targets.kusto import OktaKustoBackend
+from sigma.backends.okta.targets.splunk import OktaSplunkBackend
 from sigma.pipelines.okta.expression import parse
 from sigma.pipelines.okta.loader import load_rules
 from sigma.pipelines.okta.okta_pipelines import (

@@ -16,7 +16,7 @@ from sigma.pipelines.okta.loader import RulePack
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
 from sigma.pipelines.okta.standard import as_aggregate
 
-from .engine.alerts import Alert, CorrelationAlert, MatchAlert
+from ..engine.alerts import Alert, CorrelationAlert, MatchAlert
 from .sql import OktaDuckDBBackend, OktaSparkBackend, OktaSqlBackend
 
 ENGINES = ("duckdb", "spark")
@@ -111,7 +111,7 @@ def _match_alert(rule: Any, row: dict[str, Any]) -> MatchAlert:
 
 
 def _iso(microseconds: int) -> str:
-    from .engine.timestamps import format_time
+    from ..engine.timestamps import format_time
 
     return format_time(int(microseconds))
 

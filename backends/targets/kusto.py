@@ -16,7 +16,7 @@ implements (``backends/engine/matcher.py``):
 - a query starts with its table (``OktaV2_CL | where ...``), as the official Microsoft pipelines do.
 
 :meth:`OktaKustoBackend.convert_aggregate` renders an `aggregate` correlation as one KQL query, stage by
-stage as planned by :func:`~sigma.backends.okta.aggregate_query.plan_aggregate`. ``docs/target-kusto.md``
+stage as planned by :func:`~sigma.backends.okta.targets.aggregate_plan.plan_aggregate`. ``docs/target-kusto.md``
 explains every stage and every semantic choice, with the Microsoft documentation it relies on.
 """
 
@@ -44,7 +44,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma.backends.okta.aggregate_query import (
+from sigma.backends.okta.targets.aggregate_plan import (
     AggregateConversionError,
     AggregateQuery,
     ExpressionDialect,
@@ -54,6 +54,7 @@ from sigma.backends.okta.aggregate_query import (
     detection_expression,
     plan_aggregate,
 )
+from sigma.backends.okta.targets.base_values import plain_text, processing_pipeline
 from sigma.pipelines.okta.expression import Expression, Number
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
 from sigma.pipelines.okta.okta_pipelines import schema_of
@@ -235,12 +236,6 @@ def wildcard_regex(value: SigmaString) -> str:
     return pattern.removeprefix(".*").removesuffix(".*")  # a search needs no leading or trailing `.*`
 
 
-def plain_text(value: SigmaString) -> str:
-    if any(not isinstance(part, str) for part in value.s):
-        raise SigmaFeatureNotSupportedByBackendError(f"unresolved placeholder in value '{value}'")
-    return "".join(value.s)
-
-
 # --- the condition language --------------------------------------------------------------------------
 
 ROUND_HALF_AWAY = """\
@@ -269,7 +264,7 @@ class KustoDialect(ExpressionDialect):
     first/last seen, division: the plan's ``never_null`` names are not), so that each atom is true or
     false and ``and``/``or``/``not`` need no null semantics of their own: unknown counts as false at the
     top, exactly as SQL's three-valued logic decides (see
-    :class:`~sigma.backends.okta.aggregate_query.ExpressionDialect`). A boolean derived value holds
+    :class:`~sigma.backends.okta.targets.aggregate_plan.ExpressionDialect`). A boolean derived value holds
     true, false or null (unknown). Division and rounding call the functions of
     :data:`HELPER_FUNCTIONS`; :attr:`helpers_used` names those the query must define.
     """
@@ -369,9 +364,7 @@ class OktaKustoBackend(KustoBackend):
     # -- pipeline -------------------------------------------------------------------------------------
 
     def _schema(self) -> OktaSchema | None:
-        if getattr(self, "last_processing_pipeline", None) is None:
-            self.init_processing_pipeline()
-        return schema_of(self.last_processing_pipeline)
+        return schema_of(processing_pipeline(self))
 
     def _require_supported_schema(self, construct: str) -> OktaSchema:
         schema = self._schema()

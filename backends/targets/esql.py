@@ -15,7 +15,7 @@ changes only what differs from Sigma's semantics (the Python engine is the refer
 - names that are ES|QL keywords (``first``, ``last``, ...) are quoted with backticks.
 
 :meth:`OktaESQLBackend.convert_aggregate` renders the shared plan
-(:mod:`sigma.backends.okta.aggregate_query`) as ``FROM | WHERE | EVAL | STATS | STATS | EVAL | WHERE |
+(:mod:`sigma.backends.okta.targets.aggregate_plan`) as ``FROM | WHERE | EVAL | STATS | STATS | EVAL | WHERE |
 KEEP | SORT``; ``docs/target-esql.md`` maps every stage and every semantic difference, with sources.
 """
 
@@ -43,7 +43,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from sigma.backends.okta.aggregate_query import (
+from sigma.backends.okta.targets.aggregate_plan import (
     AggregateConversionError,
     AggregateQuery,
     ExpressionDialect,
@@ -53,6 +53,7 @@ from sigma.backends.okta.aggregate_query import (
     detection_expression,
     plan_aggregate,
 )
+from sigma.backends.okta.targets.base_values import plain_text, processing_pipeline
 from sigma.pipelines.okta.expression import And, Comparison, Expression, Not, Or
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
 from sigma.pipelines.okta.okta_pipelines import schema_of
@@ -194,11 +195,6 @@ def like_pattern(value: SigmaString, lower: bool) -> str:
     return string_literal("".join(pattern))
 
 
-def plain_text(value: SigmaString) -> str:
-    """The text of a string without wildcards."""
-    return "".join(part for part in value.s if isinstance(part, str))
-
-
 def duration(seconds: int) -> str:
     """A TIME_DURATION literal. Never a DATE_PERIOD (days, weeks): DATE_TRUNC rounds those on the
     calendar (weeks start on Monday), while a duration rounds to multiples since the Unix epoch."""
@@ -307,9 +303,7 @@ class OktaESQLBackend(ESQLBackend):
 
     def schema(self) -> OktaSchema:
         """The Okta schema of the processing pipeline; raises for a pipeline this target cannot read."""
-        if getattr(self, "last_processing_pipeline", None) is None:
-            self.init_processing_pipeline()
-        schema = schema_of(self.last_processing_pipeline)
+        schema = schema_of(processing_pipeline(self))
         if schema is None or schema.id not in FIELD_KINDS:
             found = f"'{schema.id}'" if schema is not None else "no Okta pipeline"
             raise SigmaConfigurationError(
@@ -365,8 +359,7 @@ class OktaESQLBackend(ESQLBackend):
     # -- base rules ---------------------------------------------------------------------------------------
 
     def convert_rule(self, rule: SigmaRule, output_format: str | None = None, callback=None):
-        if getattr(self, "last_processing_pipeline", None) is None:
-            self.init_processing_pipeline(output_format)
+        processing_pipeline(self, output_format)
         self.schema()
         return super().convert_rule(rule, output_format, callback)
 

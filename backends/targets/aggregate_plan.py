@@ -58,10 +58,13 @@ from sigma.pipelines.okta.expression import (
     Or,
     Round,
     ValueType,
+    substitute,
 )
 from sigma.pipelines.okta.model import AggregateCorrelationRule, Metric, MetricKind
 from sigma.pipelines.okta.okta_pipelines import aggregate_field_mapper, schema_of
 from sigma.pipelines.okta.semantics import NULL_TEXT
+
+from .base_values import processing_pipeline
 
 #: Metrics that are never null: a count of no rows is 0.
 NEVER_NULL_KINDS = frozenset({MetricKind.COUNT, MetricKind.DISTINCT})
@@ -168,8 +171,8 @@ class AggregateQuery:
         compute it in one step (derived values may refer to earlier ones)."""
         definitions: dict[str, Expression] = {}
         for name, definition in self.derived:
-            definitions[name] = _substitute(definition, definitions)
-        return _substitute(expression, definitions)
+            definitions[name] = substitute(definition, definitions)
+        return substitute(expression, definitions)
 
     # -- what expressions know about names -----------------------------------------------------------
 
@@ -298,7 +301,7 @@ def plan_aggregate(
     """
     render = render_detection or (lambda sigma_rule: detection_expression(backend, sigma_rule, target))
     render_row = render_where or (lambda sigma_rule, _: render(sigma_rule))
-    pipeline = _pipeline_of(backend)
+    pipeline = processing_pipeline(backend)
     schema = schema_of(pipeline)
     map_field = aggregate_field_mapper(pipeline)
     count = len(rule.rules)
@@ -369,7 +372,7 @@ def detection_expression(backend: Backend, rule: SigmaRule, target: str) -> str:
     to a later pipe (such as Splunk's ``| regex``) cannot sit inside an expression: an error names them.
     """
     copy = SigmaRule.from_dict(rule.to_dict())
-    pipeline = _pipeline_of(backend)
+    pipeline = processing_pipeline(backend)
     pipeline.apply(copy)
     if len(copy.detection.parsed_condition) != 1:
         raise AggregateConversionError("a rule with several conditions", target, source=rule.source)
@@ -383,12 +386,6 @@ def detection_expression(backend: Backend, rule: SigmaRule, target: str) -> str:
             source=rule.source,
         )
     return str(expression)
-
-
-def _pipeline_of(backend: Backend) -> Any:
-    if getattr(backend, "last_processing_pipeline", None) is None:
-        backend.init_processing_pipeline()
-    return backend.last_processing_pipeline
 
 
 # --- expressions ------------------------------------------------------------------------------------
@@ -593,29 +590,6 @@ class ExpressionDialect:
             derived.append([*self.take_bindings(), (definition.name, value)])
         condition = self.condition(query.condition)
         return Decision(derived, self.take_bindings(), condition)
-
-
-def _substitute(expression: Expression, definitions: dict[str, Expression]) -> Expression:
-    match expression:
-        case Name(name) if name in definitions:
-            return definitions[name]
-        case Number() | Name():
-            return expression
-        case Negate(operand):
-            return Negate(_substitute(operand, definitions))
-        case Not(operand):
-            return Not(_substitute(operand, definitions))
-        case Round(operand, digits):
-            return Round(_substitute(operand, definitions), digits)
-        case Arithmetic(operator, left, right):
-            return Arithmetic(operator, _substitute(left, definitions), _substitute(right, definitions))
-        case Comparison(operator, left, right):
-            return Comparison(operator, _substitute(left, definitions), _substitute(right, definitions))
-        case And(operands):
-            return And(tuple(_substitute(operand, definitions) for operand in operands))
-        case Or(operands):
-            return Or(tuple(_substitute(operand, definitions) for operand in operands))
-    raise TypeError(f"not an expression node: {expression!r}")
 
 
 def _is_literal(text: str) -> bool:

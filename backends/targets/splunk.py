@@ -6,7 +6,7 @@ none: the official backend widens ``?`` to ``*``) and a literal ``*`` (Splunk ca
 and ``|cased`` raises a conversion error instead of a ``NotImplementedError``.
 
 An ``aggregate`` correlation becomes one SPL pipeline, stage by stage as planned by
-:mod:`sigma.backends.okta.aggregate_query` (``docs/target-splunk.md`` maps each stage and every
+:mod:`sigma.backends.okta.targets.aggregate_plan` (``docs/target-splunk.md`` maps each stage and every
 semantic rule onto SPL, with the Splunk documentation it relies on):
 
 1. ``search`` the source for events of any referenced rule; ``eval rule_<i>=if(searchmatch(...), 1, 0)``
@@ -41,7 +41,7 @@ from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
 from sigma.pipelines.okta.okta_pipelines import OKTA_SCHEMA_VAR, schema_of
 from sigma.pipelines.okta.okta_schemas import get_schema
 
-from .aggregate_query import (
+from .aggregate_plan import (
     AggregateConversionError,
     AggregateQuery,
     ExpressionDialect,
@@ -51,6 +51,7 @@ from .aggregate_query import (
     detection_expression,
     plan_aggregate,
 )
+from .base_values import processing_pipeline
 
 TARGET = "splunk"
 #: Okta schemas whose target fields are Splunk fields; any other Okta schema is refused.
@@ -212,9 +213,7 @@ class OktaSplunkBackend(SplunkBackend):
 
     def convert_aggregate(self, rule: AggregateCorrelationRule) -> str:
         """The SPL search of an `aggregate` correlation (see the module docstring for its stages)."""
-        if getattr(self, "last_processing_pipeline", None) is None:
-            self.init_processing_pipeline()
-        require_splunk_schema(self.last_processing_pipeline)
+        require_splunk_schema(processing_pipeline(self))
         searchmatch = _SearchmatchBackend(self.processing_pipeline)
         query = plan_aggregate(
             rule,

@@ -40,24 +40,32 @@ TARGETS: dict[str, Target] = {
     target.name: target
     for target in (
         Target(
-            "splunk", "sigma.backends.okta.splunk:OktaSplunkBackend", "Splunk SPL", "spl", ("okta_splunk_ta",)
+            "splunk",
+            "sigma.backends.okta.targets.splunk:OktaSplunkBackend",
+            "Splunk SPL",
+            "spl",
+            ("okta_splunk_ta",),
         ),
         Target(
             "esql",
-            "sigma.backends.okta.esql:OktaESQLBackend",
+            "sigma.backends.okta.targets.esql:OktaESQLBackend",
             "Elastic ES|QL",
             "esql",
             ("okta_elastic", "okta_ocsf"),
         ),
         Target(
             "kusto",
-            "sigma.backends.okta.kusto:OktaKustoBackend",
+            "sigma.backends.okta.targets.kusto:OktaKustoBackend",
             "Microsoft Sentinel / Defender KQL",
             "kql",
             ("okta_sentinel", "okta_sentinel_legacy"),
         ),
-        Target("duckdb", "sigma.backends.okta.sql:OktaDuckDBBackend", "DuckDB SQL over NDJSON", "sql", ()),
-        Target("spark", "sigma.backends.okta.sql:OktaSparkBackend", "Spark SQL over NDJSON", "sql", ()),
+        Target(
+            "duckdb", "sigma.backends.okta.targets.sql:OktaDuckDBBackend", "DuckDB SQL over NDJSON", "sql", ()
+        ),
+        Target(
+            "spark", "sigma.backends.okta.targets.sql:OktaSparkBackend", "Spark SQL over NDJSON", "sql", ()
+        ),
     )
 }
 

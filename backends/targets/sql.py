@@ -5,7 +5,7 @@ is the base dialect, Spark changes quoting, string escapes, JSON access, time pa
 and rounding. Both read newline-delimited JSON with an explicit schema (every top-level key the rules
 read, as JSON text, never inferred), flatten each field the rules read into one text column named by
 its Sigma field name (nested objects first, then keys that contain dots, as the engine resolves them),
-and then run the stages of :mod:`sigma.backends.okta.aggregate_query` as common table expressions.
+and then run the stages of :mod:`sigma.backends.okta.targets.aggregate_plan` as common table expressions.
 
 These queries are executed by the tests on DuckDB and on Apache Spark and compared with the engine,
 metric for metric (``sigma-okta run --engine duckdb|spark`` does the same on a user's files).
@@ -35,7 +35,8 @@ from sigma.types import (
 from sigma.pipelines.okta.expression import And, Comparison, Expression, Name, Not, Number, Or
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind, detection_fields
 
-from .aggregate_query import (
+from ..engine.matcher import rule_fields
+from .aggregate_plan import (
     TIME_KINDS,
     AggregateConversionError,
     AggregateQuery,
@@ -43,7 +44,6 @@ from .aggregate_query import (
     RowField,
     plan_aggregate,
 )
-from .engine.matcher import rule_fields
 
 EVENTS_PATH = "okta-events.jsonl"  # the placeholder path of a converted query; `run --engine` sets it
 US = 1_000_000

@@ -1,0 +1,69 @@
+"""``sigma-okta``: run Okta detections locally, convert them to SIEM queries, generate test data, check rules.
+
+One module per command, each with ``register(commands)`` that adds its sub-parser and handler:
+``run``, ``convert``, ``listing`` (``list``), ``generate``, ``validate``. ``output`` holds the exit codes
+(documented there and in the README) and the error type every command raises; ``arguments`` the
+argument types they share. Command modules import their machinery inside the handler, so that
+``sigma-okta run`` never imports the conversion backends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from sigma.exceptions import SigmaError
+
+from . import convert, generate, listing, run, validate
+from .output import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, CliError
+
+COMMANDS = (run, convert, listing, generate, validate)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except CliError as error:
+        print(f"sigma-okta: {error}", file=sys.stderr)
+        return error.code
+    except SigmaError as error:
+        if arguments.debug:
+            raise
+        print(f"sigma-okta: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # `sigma-okta run ... | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # an internal error: one line, unless --debug asks for the traceback
+        if arguments.debug:
+            raise
+        print(
+            f"sigma-okta: internal error: {type(error).__name__}: {error} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sigma-okta",
+        description="Okta Verify push-mismatch detection (Splunk ESCU 8085b79b) as Sigma: run it on Okta "
+        "System Log exports, generate realistic test data, validate rule packs.",
+        epilog="Exit codes: 0 done, 1 internal error, 2 usage or rule errors, 3 bad input with --strict, "
+        "4 input not found, 5 alerts differ from --truth.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(commands)
+    return parser
+
+
+__all__ = ["CliError", "build_parser", "main"]
