@@ -12,11 +12,25 @@ DEMO   := demo
 # editable mode breaks. Adding or removing a file needs a relink, so the install depends on the
 # list of the package's files as well as on pyproject.toml.
 FILELIST := $(VENV)/.package-files
-$(shell mkdir -p $(VENV) && find plugin backends rules -type f \( -name '*.py' -o -name '*.yml' -o -name '*.json' \) 2>/dev/null | LC_ALL=C sort > $(FILELIST).new && (cmp -s $(FILELIST).new $(FILELIST) || mv $(FILELIST).new $(FILELIST)); rm -f $(FILELIST).new)
+$(shell mkdir -p $(VENV) && find plugin backends rules -type f \( -name '*.py' -o -name '*.yml' -o -name '*.yaml' -o -name '*.json' \) 2>/dev/null | LC_ALL=C sort > $(FILELIST).new && (cmp -s $(FILELIST).new $(FILELIST) || mv $(FILELIST).new $(FILELIST)); rm -f $(FILELIST).new)
 
-.PHONY: install demo test lint bench clean
+.PHONY: install tools demo test lint bench clean
 
 install: $(VENV)/.installed
+
+# Validators from the npm registry that tests use (SARIF Multitool); without npm the tests that need
+# them skip and say why.
+NODE_TOOLS := $(VENV)/node-tools
+tools: $(NODE_TOOLS)/.installed
+
+$(NODE_TOOLS)/.installed: tests/tools/package.json
+	@mkdir -p $(NODE_TOOLS)
+	@if command -v npm >/dev/null; then \
+		cp tests/tools/package.json $(NODE_TOOLS)/package.json && \
+		npm install --silent --no-audit --no-fund --prefix $(NODE_TOOLS) && \
+		chmod u+x $(NODE_TOOLS)/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool && \
+		touch $@; \
+	else echo "npm not found: tests that need the SARIF Multitool will skip"; fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +49,7 @@ lint: install
 	$(BIN)/ruff check plugin backends tests benchmarks
 	$(BIN)/ruff format --check plugin backends tests benchmarks
 
-test: lint
+test: lint tools
 	$(BIN)/python -m pytest -q
 
 bench: install

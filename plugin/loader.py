@@ -28,6 +28,8 @@ from .model import AggregateCorrelationRule
 from .yaml_positions import Document, read_documents
 
 RULE_SUFFIXES = (".yml", ".yaml")
+# detection tests beside the rules they test (`sigma-okta test`); never rules themselves
+TESTS_SUFFIXES = (".tests.yaml",)  # not .yml: sigma-cli's default file pattern, *.yml, must skip them
 
 
 @dataclass
@@ -73,7 +75,13 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file()))
+            files.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in RULE_SUFFIXES and not p.name.endswith(TESTS_SUFFIXES) and p.is_file()
+                )
+            )
         elif path.is_file():
             files.append(path)
         else:

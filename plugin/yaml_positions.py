@@ -18,16 +18,20 @@ class Document:
     node: yaml.Node | None
     line: int  # 1-based line where the document starts
 
-    def locate(self, keys: Sequence[str | int]) -> SigmaRuleLocation:
-        """The location of the value at ``keys`` (the deepest part of the path that exists)."""
+    def locate(self, keys: Sequence[str | int], *, key: bool = False) -> SigmaRuleLocation:
+        """The location of the value at ``keys`` (the deepest part of the path that exists), or with
+        ``key`` of the last key itself (where an unknown key is named)."""
         node = self.node
         mark = node.start_mark if node is not None else None
-        for key in keys:
-            child = _child(node, key)
+        for name in keys:
+            child = _child(node, name)
             if child is None:
                 break
+            if key and isinstance(node, yaml.MappingNode):
+                mark = next(k.start_mark for k, v in node.value if v is child)
+            else:
+                mark = child.start_mark
             node = child
-            mark = child.start_mark
         if mark is None:
             return SigmaRuleLocation(self.path, self.line)
         return SigmaRuleLocation(self.path, mark.line + 1, mark.column + 1)

@@ -24,6 +24,7 @@ from sigma.backends.okta.generator import (
     RULE_ID,
     EventStream,
     GeneratorConfig,
+    generate_events,
     iter_events,
     parse_duration,
     parse_size,
@@ -380,3 +381,66 @@ def test_config_parsing_and_validation():
         GeneratorConfig(duration="90m")
     with pytest.raises(ValueError):
         parse_size("two gigs")
+
+
+# --- runs restricted to named scenarios -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scenarios",
+    [("mfa_fatigue",), ("benign_retry", "null_session"), ("benign_denial_same_network",), tuple(LABELS)],
+)
+def test_a_run_restricted_to_scenarios_has_only_their_sessions(scenarios):
+    config = GeneratorConfig(seed=4, scenarios=scenarios, sessions_per_label=2, background_events=40)
+    events, truth = generate_events(config)
+    labels = Counter(session.label for session in truth.sessions)
+    assert set(labels) == set(scenarios)
+    assert all(count >= 2 for count in labels.values())
+    expected = sorted(tuple(pair) for pair in truth.expected_alerts)
+    reference = sorted(key for key, metrics in reference_groups(events).items() if metrics["alert"])
+    assert reference == expected  # the truth of a restricted run still equals the reference reading
+    attacks = {label for label in scenarios if label in ATTACK_LABELS}
+    assert bool(expected) == bool(attacks)
+    assert sum(1 for event in events if event["eventType"] not in (PUSH, MFA)) <= 40 + 10 * len(scenarios)
+
+
+def test_a_restricted_run_is_deterministic_and_leaves_the_default_alone():
+    config = dict(seed=9, scenarios=("push_denied_mismatch",), sessions_per_label=1, background_events=0)
+    first, _ = generate_events(GeneratorConfig(**config))
+    again, _ = generate_events(GeneratorConfig(**config))
+    assert first == again and first
+    assert "scenarios" not in GeneratorConfig(seed=9).as_dict()  # the default ground truth keeps its format
+
+
+def test_unknown_scenarios_are_named():
+    with pytest.raises(ValueError, match=r"unknown scenario.*nosuch.*mfa_fatigue"):
+        GeneratorConfig(scenarios=("nosuch",))
+
+
+def test_generate_command_line_restrictions(tmp_path):
+    from sigma.backends.okta.cli import main
+
+    events, truth = tmp_path / "events.jsonl", tmp_path / "truth.json"
+    code = main(
+        [
+            "generate",
+            "-o",
+            str(events),
+            "--truth",
+            str(truth),
+            "--scenario",
+            "mfa_fatigue",
+            "--sessions",
+            "2",
+            "--background",
+            "0",
+        ]
+    )
+    assert code == 0
+    data = json.loads(truth.read_text())
+    assert {session["label"] for session in data["sessions"]} == {"mfa_fatigue"}
+    assert len(data["expected_alerts"]) == 2
+    for bad in (["--push-share", "0"], ["--push-share", "1.5"], ["--push-share", "-1"], ["--sessions", "x"]):
+        with pytest.raises(SystemExit):
+            main(["generate", "-o", str(events), *bad])
+    assert main(["generate", "-o", str(events), "--scenario", "nosuch"]) == 2

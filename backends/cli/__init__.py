@@ -1,7 +1,7 @@
 """``sigma-okta``: run Okta detections locally, convert them to SIEM queries, generate test data, check rules.
 
 One module per command, each with ``register(commands)`` that adds its sub-parser and handler:
-``run``, ``convert``, ``listing`` (``list``), ``generate``, ``validate``. ``output`` holds the exit codes
+``run``, ``convert``, ``listing`` (``list``), ``generate``, ``validate``, ``test``, ``explain``. ``output`` holds the exit codes
 (documented there and in the README) and the error type every command raises; ``arguments`` the
 argument types they share. Command modules import their machinery inside the handler, so that
 ``sigma-okta run`` never imports the conversion backends.
@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 from sigma.exceptions import SigmaError
 
-from . import convert, generate, listing, run, validate
+from . import convert, explain, generate, listing, run, test, validate
 from .output import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, CliError
 
-COMMANDS = (run, convert, listing, generate, validate)
+COMMANDS = (run, test, explain, convert, listing, generate, validate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Okta Verify push-mismatch detection (Splunk ESCU 8085b79b) as Sigma: run it on Okta "
         "System Log exports, generate realistic test data, validate rule packs.",
         epilog="Exit codes: 0 done, 1 internal error, 2 usage or rule errors, 3 bad input with --strict, "
-        "4 input not found, 5 alerts differ from --truth.",
+        "4 input not found, 5 alerts differ from --truth, 6 a detection test failed.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

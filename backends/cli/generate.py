@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .arguments import size
-from .output import EXIT_OK
+from .output import EXIT_OK, EXIT_USAGE, CliError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -28,9 +28,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     generate.add_argument(
         "--push-share",
-        type=float,
+        type=_share,
         metavar="FRACTION",
-        help="share of push and push-response events (default: 0.02)",
+        help="share of push and push-response events, more than 0 and at most 1 (default: 0.02)",
+    )
+    generate.add_argument(
+        "--scenario",
+        action="append",
+        metavar="LABEL",
+        help="only sessions of this scenario (repeatable; e.g. mfa_fatigue, benign_approval; an unknown "
+        "label lists them all)",
+    )
+    generate.add_argument(
+        "--sessions", type=_count, metavar="N", help="sessions of each scenario (default: 3; unsized runs)"
+    )
+    generate.add_argument(
+        "--background", type=_count, metavar="N", help="background events (default: from --push-share)"
     )
     generate.add_argument("--only-push", action="store_true", help="only push and push-response events")
     generate.add_argument("--shuffle", action="store_true", help="write events out of time order")
@@ -40,11 +53,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _generate(arguments: argparse.Namespace) -> int:
     from ..generator import GeneratorConfig, write_dataset
 
-    config = GeneratorConfig(seed=arguments.seed, only_push=arguments.only_push, shuffle=arguments.shuffle)
-    if arguments.size is not None:
-        config.target_bytes = arguments.size
-    if arguments.push_share is not None:
-        config.push_share = arguments.push_share
+    options = {
+        "target_bytes": arguments.size,
+        "push_share": arguments.push_share,
+        "scenarios": arguments.scenario,
+        "sessions_per_label": arguments.sessions,
+        "background_events": arguments.background,
+    }
+    try:
+        config = GeneratorConfig(
+            seed=arguments.seed,
+            only_push=arguments.only_push,
+            shuffle=arguments.shuffle,
+            **{name: value for name, value in options.items() if value is not None},
+        )
+    except ValueError as error:
+        raise CliError(str(error), EXIT_USAGE) from error
     summary = write_dataset(
         config, Path(arguments.output), Path(arguments.truth) if arguments.truth else None
     )
@@ -57,3 +81,19 @@ def _generate(arguments: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_OK
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share: more than 0 and at most 1")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return int(text)

@@ -7,6 +7,7 @@ Exit codes (also in the README):
   3  ``--strict``: the input had bad lines (the first one is named)
   4  an input could not be found or read
   5  ``--truth``: the alerts differ from the generator's ground truth
+  6  ``test``: a detection test failed
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from typing import IO
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_NO_INPUT, EXIT_TRUTH = 0, 1, 2, 3, 4, 5
+EXIT_TESTS_FAILED = 6
 
 
 class CliError(Exception):

@@ -202,7 +202,7 @@ def compile_rule(rule: SigmaRule) -> Predicate:
 
     def detection(name: str, definition: SigmaDetection) -> Predicate:
         if name not in compiled:
-            compiled[name] = _compile_detection(rule, definition)
+            compiled[name] = compile_detection(rule, definition)
         return compiled[name]
 
     return fold_condition(rule, detection, _all_of, _any_of, _negate)
@@ -212,17 +212,17 @@ def _unsupported(rule: SigmaRule, what: str) -> UnsupportedRuleError:
     return UnsupportedRuleError(f"rule '{rule.title}': the engine cannot evaluate {what}", source=rule.source)
 
 
-def _compile_detection(rule: SigmaRule, detection: SigmaDetection) -> Predicate:
+def compile_detection(rule: SigmaRule, detection: SigmaDetection) -> Predicate:
     if not detection.detection_items:
         raise _unsupported(rule, "an empty detection")
     parts = [
-        _compile_detection(rule, item) if isinstance(item, SigmaDetection) else _compile_item(rule, item)
+        compile_detection(rule, item) if isinstance(item, SigmaDetection) else compile_item(rule, item)
         for item in detection.detection_items
     ]
     return _all_of(parts) if detection.item_linking is ConditionAND else _any_of(parts)
 
 
-def _compile_item(rule: SigmaRule, item: SigmaDetectionItem) -> Predicate:
+def compile_item(rule: SigmaRule, item: SigmaDetectionItem) -> Predicate:
     values: list[SigmaType] = item.value or [SigmaNull()]  # pySigma: an empty value list means null
     if item.value_linking is ConditionAND and len(values) > 1:  # |all: every value, each on its own
         predicate = _all_of([_compile_values(rule, item, [value]) for value in values])

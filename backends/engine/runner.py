@@ -194,7 +194,7 @@ class Scan:
         rules = self.rules
         # the projection's shape lets no object through where a string is compared; a whole event may hold one
         checked = not whole and rules.projection is not None and not rules.projection.unchecked_string_fields
-        if not checked and rules.string_paths and _objects_to_text(event, rules.string_paths):
+        if not checked and rules.string_paths and objects_to_text(event, rules.string_paths):
             self.report.add(Reason.OBJECT_FOR_STRING, source, offset, bytes(raw[:EXCERPT_BYTES]))
         matched = [index for index, predicate in enumerate(rules.predicates) if predicate(event)]
         if not matched:
@@ -290,7 +290,7 @@ def _whole_event(raw: bytes | memoryview) -> dict:
     return event if event is not None else {}
 
 
-def _objects_to_text(event: dict, paths: list[list[str]]) -> bool:
+def objects_to_text(event: dict, paths: list[list[str]]) -> bool:
     """Render objects found where rules compare strings in Okta's `{k=v, ...}` form (some exports give
     ``debugData.behaviors`` as an object). True when something was rendered."""
     changed = False

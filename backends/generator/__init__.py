@@ -10,6 +10,7 @@ Public API
 - :class:`GeneratorConfig`: what to generate (seed, time range, scenario counts, size, mix, escaping).
 - :func:`iter_events`: a deterministic stream of event dicts, in ``published`` order (unless ``shuffle``).
 - :class:`EventStream`: the same stream, plus serialised lines and the ground truth once exhausted.
+- :func:`generate_events`: the events of a run in memory, with the ground truth (small test datasets).
 - :func:`write_dataset`: NDJSON (``.gz`` by suffix) + ground-truth JSON, returns a :class:`DatasetSummary`.
 
 How the data is made
@@ -53,7 +54,7 @@ from __future__ import annotations
 from .config import GeneratorConfig, parse_duration, parse_size
 from .rule import LOGEVENT_KEYS, PUSH_EVENT_TYPE, RESPONSE_EVENT_TYPE, RESPONSE_FACTOR, RULE_ID
 from .scenarios import ATTACK_LABELS, BENIGN_LABELS, LABELS, SCENARIOS
-from .stream import EventStream, iter_events
+from .stream import EventStream, generate_events, iter_events
 from .truth import GroundTruth
 from .writing import DatasetSummary, write_dataset
 
@@ -71,6 +72,7 @@ __all__ = [
     "EventStream",
     "GeneratorConfig",
     "GroundTruth",
+    "generate_events",
     "iter_events",
     "parse_duration",
     "parse_size",

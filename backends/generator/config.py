@@ -72,6 +72,7 @@ class GeneratorConfig:
     only_push: bool = False
     escape_share: float = 0.05
     shuffle: bool = False
+    scenarios: tuple[str, ...] | None = None  # only these labels (None: every scenario)
 
     def __post_init__(self) -> None:
         self.start = _parse_start(self.start)
@@ -91,6 +92,24 @@ class GeneratorConfig:
             raise ValueError("sessions_per_label and background_events must not be negative")
         if self.target_bytes is not None and self.target_bytes <= 0:
             raise ValueError("target_bytes must be positive")
+        if self.scenarios is not None:
+            from .scenarios import LABELS  # scenarios sit above config in the package's import order
+
+            self.scenarios = tuple(self.scenarios)
+            unknown = [label for label in self.scenarios if label not in LABELS]
+            if unknown or not self.scenarios:
+                raise ValueError(
+                    f"unknown scenario(s) {', '.join(unknown) or '(none given)'} (scenarios: {', '.join(LABELS)})"
+                )
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The scenario labels to generate, in the table's order."""
+        from .scenarios import LABELS
+
+        return (
+            LABELS if self.scenarios is None else tuple(label for label in LABELS if label in self.scenarios)
+        )
 
     @property
     def start_ms(self) -> int:
@@ -104,4 +123,8 @@ class GeneratorConfig:
         values = asdict(self)
         values["start"] = _iso_seconds(self.start_ms)
         values["duration"] = f"{self.hours}h"
+        if self.scenarios is None:
+            del values["scenarios"]  # unrestricted runs keep the ground-truth format they always had
+        else:
+            values["scenarios"] = list(self.scenarios)
         return values

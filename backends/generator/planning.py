@@ -14,7 +14,7 @@ from .context import _ScenarioContext
 from .events import _RULE_EVENT_TYPES, _escaped_line, _materialise, _plain_line, _Step, _uuid
 from .population import Population, User
 from .rule import BUCKET_MS, WINDOW_MS
-from .scenarios import _TWIN_PAIR, LABELS, _build_design, _Design
+from .scenarios import _TWIN_PAIR, _build_design, _Design
 from .tables import HOUR_WEIGHTS
 from .values import _Clock
 
@@ -75,7 +75,7 @@ class _Planner:
         # a session is added while the quota is short by more than half a typical session (unbiased rounding)
         self.half_session_rule_events = calibration.rule_events_per_session / 2
         self.half_session_events = calibration.kept_events_per_session / 2
-        self.total_sessions = config.sessions_per_label * len(LABELS)
+        self.total_sessions = config.sessions_per_label * len(config.labels)
         self.total_events = self._total_events(calibration)
         self.weight_total = sum(self._weight(h) for h in range(config.hours))
 
@@ -117,14 +117,19 @@ class _Planner:
     def _label_units(self) -> Iterator[tuple[str, ...]]:
         """Labels in shuffled cycles (equal proportions); a twin pair stays together so it shares an hour."""
         cycle = 0
+        chosen = self.config.labels
+        twins = all(label in chosen for label in _TWIN_PAIR)  # a restricted run may hold one or neither
         while self.config.target_bytes is not None or cycle < self.config.sessions_per_label:
-            labels = [label for label in LABELS if label != _TWIN_PAIR[1]]
+            if not chosen:
+                return
+            labels = [label for label in chosen if not twins or label != _TWIN_PAIR[1]]
             units: list[tuple[str, ...]] = [(label,) for label in labels]
-            index = labels.index(_TWIN_PAIR[0])
-            if self.rng.random() < 0.5:
-                units[index] = _TWIN_PAIR
-            else:
-                units.append((_TWIN_PAIR[1],))
+            if twins:
+                index = labels.index(_TWIN_PAIR[0])
+                if self.rng.random() < 0.5:
+                    units[index] = _TWIN_PAIR
+                else:
+                    units.append((_TWIN_PAIR[1],))
             self.rng.shuffle(units)
             yield from units
             cycle += 1
@@ -201,7 +206,8 @@ def _calibrate(
     ctx = _ScenarioContext(random.Random(f"{config.seed}:calibration"), population, set())
     rule_events = kept = 0
     scenario_lines: list[bytes] = []
-    for label in LABELS * per_label:
+    labels = config.labels
+    for label in labels * per_label:
         design = _build_design(ctx, label)
         steps = [s for s in design.steps if not config.only_push or s.kind.event_type in _RULE_EVENT_TYPES]
         rule_events += sum(s.is_rule_event for s in steps)
@@ -212,7 +218,7 @@ def _calibrate(
         flow = ctx.rng.choices(BACKGROUND_FLOWS, weights=_BACKGROUND_WEIGHTS)[0]
         steps = flow.build(ctx, ctx.rng.choice(population.users), ctx.rng.randint(*flow.events))
         background_lines.extend(_sample_lines(steps, config.escape_share, ctx.rng))
-    sessions = per_label * len(LABELS)
+    sessions = per_label * len(labels)
 
     def mean_size(lines: list[bytes]) -> float:
         return sum(map(len, lines)) / max(1, len(lines))

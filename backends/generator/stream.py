@@ -204,3 +204,10 @@ class EventStream:
 def iter_events(config: GeneratorConfig) -> Iterator[dict]:
     """Generated events in ``published`` order (or shuffled), deterministic for ``config.seed``."""
     return iter(EventStream(config))
+
+
+def generate_events(config: GeneratorConfig) -> tuple[list[dict], GroundTruth]:
+    """Every event of a run in memory with its ground truth (for tests that want a small dataset)."""
+    stream = EventStream(config)
+    events = list(stream)
+    return events, stream.ground_truth()
