@@ -27,13 +27,15 @@ from sigma.pipelines.okta.standard import as_aggregate
 from .alerts import Alert, CorrelationAlert, MatchAlert
 from .correlation import AggregatePlan, Store
 from .decoding import decode_line
+from .documents import iter_document_events
 from .fields import MISSING, compile_field
 from .input_report import EXCERPT_BYTES, InputReport, Reason
 from .matcher import compile_rule, rule_fields, string_fields, uses_keywords
 from .parallel import run_parallel
-from .prefilter import LineScanner, necessary_clauses
+from .prefilter import LineScanner
+from .prefilter_clauses import necessary_clauses
 from .projection import EventProjection
-from .sources import Chunk, Source, is_document, iter_chunks, iter_document_events, split_ranges
+from .sources import Chunk, Source, is_document, iter_chunks, split_ranges
 from .timestamps import MISSING_TIME, compile_time_getter
 
 _TYPED_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)

@@ -13,7 +13,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from sigma.backends.okta.engine.sources import expand_sources, is_document, iter_document_events
+from sigma.backends.okta.engine.documents import iter_document_events
+from sigma.backends.okta.engine.sources import expand_sources, is_document
 from sigma.backends.okta.targets.sql_execution import run_pack
 from sigma.pipelines.okta.loader import load_rules
 

@@ -19,12 +19,11 @@ from hypothesis import strategies as st
 from sigma.rule import SigmaRule
 
 from sigma.backends.okta.engine.matcher import compile_rule, string_fields
-from sigma.backends.okta.engine.prefilter import (
+from sigma.backends.okta.engine.prefilter import LineScanner, hyperscan_available
+from sigma.backends.okta.engine.prefilter_clauses import (
     MAX_CLAUSE_NEEDLES,
     MAX_CLAUSES,
-    LineScanner,
     Needle,
-    hyperscan_available,
     necessary_clauses,
     necessary_needles,
 )

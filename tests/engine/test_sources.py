@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from sigma.backends.okta.engine import sources
 from sigma.backends.okta.engine.decoding import BOM, decode_line
+from sigma.backends.okta.engine.documents import iter_document_events
 from sigma.backends.okta.engine.input_report import InputReport, Reason
 from sigma.backends.okta.engine.sources import (
     STDIN_NAME,
@@ -29,7 +30,6 @@ from sigma.backends.okta.engine.sources import (
     expand_sources,
     is_document,
     iter_chunks,
-    iter_document_events,
     sniff_format,
     split_ranges,
 )
