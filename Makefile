@@ -21,7 +21,8 @@ install: $(VENV)/.installed
 # Validators from the npm registry that tests use (SARIF Multitool); without npm the tests that need
 # them skip and say why.
 NODE_TOOLS := $(VENV)/node-tools
-tools: $(NODE_TOOLS)/.installed
+JAVA_TOOLS := $(VENV)/java-tools
+tools: $(NODE_TOOLS)/.installed $(JAVA_TOOLS)/.installed
 
 $(NODE_TOOLS)/.installed: tests/tools/package.json
 	@mkdir -p $(NODE_TOOLS)
@@ -31,6 +32,16 @@ $(NODE_TOOLS)/.installed: tests/tools/package.json
 		chmod u+x $(NODE_TOOLS)/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool && \
 		touch $@; \
 	else echo "npm not found: tests that need the SARIF Multitool will skip"; fi
+
+# Lucene's own RegExp parser (lucene-core, from Debian's liblucene8-java) checks every ES|QL RLIKE
+# pattern; without apt-get the test skips and says why.
+$(JAVA_TOOLS)/.installed:
+	@mkdir -p $(JAVA_TOOLS)
+	@if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then \
+		cd $(JAVA_TOOLS) && rm -rf deb *.deb && apt-get download -q=2 liblucene8-java 2>/dev/null && \
+		dpkg-deb -x liblucene8-java_*.deb deb && cp deb/usr/share/java/lucene-core-*.jar lucene-core.jar && \
+		rm -rf deb *.deb && touch .installed; \
+	else echo "apt-get not found: the Lucene RegExp check of ES|QL patterns will skip"; fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -52,8 +52,10 @@ def _inner_text(value: Any) -> str:
     return "null" if text is None else text
 
 
-_DECIMAL_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
-_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+# ASCII digits, padded by ASCII space, tab, line feed or carriage return only: the one reading that
+# every target's regular-expression engine spells the same way (Python's \d and \s take Unicode).
+_DECIMAL_NUMBER = re.compile(r"[ \t\n\r]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t\n\r]*")
+_INTEGER = re.compile(r"[ \t\n\r]*[+-]?[0-9]+[ \t\n\r]*")
 
 
 def as_number(value: Any) -> int | float | None:

@@ -52,7 +52,8 @@ def _convert(arguments: argparse.Namespace) -> int:
     for number, item in enumerate(converted):
         if number:
             print()
-        comment = "--" if target.suffix in ("sql", "esql") else "//" if target.suffix == "kql" else "```"
+        # each target's own comment syntax, so that the output stays pasteable (ES|QL has `//`, not `--`)
+        comment = "--" if target.suffix == "sql" else "//" if target.suffix in ("esql", "kql") else "```"
         closing = " ```" if comment == "```" else ""
         print(f"{comment} {item.rule.title} ({rule_label(item.rule)}){closing}")
         print(item.query.rstrip("\n"))

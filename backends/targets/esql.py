@@ -159,7 +159,10 @@ _UNQUOTED_PART = re.compile(r"(?:[A-Za-z][A-Za-z0-9_]*|[_@][A-Za-z0-9_]+)\Z")
 _STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _LIKE_SPECIAL = "*?\\"
 #: The engine's numeric text (sigma.pipelines.okta.semantics.as_number) as a Lucene regular expression.
-NUMERIC_TEXT_REGEX = r"[ \t\n\r]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t\n\r]*"
+#: Lucene has no \t-style escapes (Lucene 9 rejects a backslash before most letters, Lucene 8 reads
+#: it as the letter), so the padding class holds the characters themselves (string_literal escapes
+#: them for the ES|QL lexer); and "[+-]" would read "+-]" as a range, so the minus is escaped.
+NUMERIC_TEXT_REGEX = "[ \t\n\r]*[\\-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][\\-+]?[0-9]+)?[ \t\n\r]*"
 _DURATION_UNITS = ((3600, "hour"), (60, "minute"), (1, "second"))
 ROUND_PREFIX = "_round_"
 

@@ -48,7 +48,7 @@ from .aggregate_plan import (
 EVENTS_PATH = "okta-events.jsonl"  # the placeholder path of a converted query; `run --engine` sets it
 US = 1_000_000
 # the engine's reading of a number written as text (plugin/semantics.py: as_number)
-DECIMAL_NUMBER = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+DECIMAL_NUMBER = r"^[ \t\n\r]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t\n\r]*$"
 
 
 # --- dialects -------------------------------------------------------------------------------------
