@@ -70,6 +70,9 @@ class OktaSchema:
     names paths (or prefixes ending in ``.``) the target lacks, with the reason. ``value_mappings``
     and ``boolean_fields`` (raw paths) say where a rule's values must change with the field.
     ``notes`` tell renderers what a target field holds (types, multi-values, dynamic columns).
+    ``always_present``, when set, says the table's columns are not fixed (an HTTP Data Collector API
+    table gains a column only once an event carried the field): only these columns exist in every
+    workspace, queries read the others so that a missing one is null, not an error.
     """
 
     id: str
@@ -85,6 +88,7 @@ class OktaSchema:
     value_mappings: Mapping[str, ValueMapping] = field(default_factory=dict)
     boolean_fields: frozenset[str] = frozenset()
     notes: Mapping[str, str] = field(default_factory=dict)
+    always_present: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         # Frozen all the way down: a schema is shared by every pipeline built from it.
@@ -428,6 +432,23 @@ SENTINEL_LEGACY = OktaSchema(
         "published_t": "datetime",
         "securityContext_isProxy_b": "type bool",
     },
+    # the columns of the fields Okta sets on every System Log event (its LogEvent object); any
+    # other column exists only in workspaces where some event carried the field
+    always_present=frozenset(
+        {
+            "TimeGenerated",
+            "uuid_g",
+            "published_t",
+            "eventType_s",
+            "version_s",
+            "severity_s",
+            "displayMessage_s",
+            "actor_id_s",
+            "actor_type_s",
+            "actor_alternateId_s",
+            "actor_displayName_s",
+        }
+    ),
 )
 
 # --- OCSF 1.3 Authentication -------------------------------------------------------------------------------

@@ -122,6 +122,17 @@ def kql_member_path(field: str) -> str:
     )
 
 
+#: the null of each column kind (a string's null is the empty string)
+_TYPED_NULL = {
+    "string": '""',
+    "number": "real(null)",
+    "bool": "bool(null)",
+    "datetime": "datetime(null)",
+    "guid": "guid(null)",
+    "dynamic": "dynamic(null)",
+}
+
+
 def kql_timespan(seconds: int) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
@@ -360,6 +371,8 @@ class OktaKustoBackend(KustoBackend):
     wildcard_regex_flags: ClassVar[tuple[str, str]] = ("(?is)", "(?s)")  # `*` spans newlines, as in Sigma
 
     _row_columns: dict[str, str] | None = None
+    #: columns read by the query being converted that a workspace may lack (schema.always_present)
+    _optional_columns_read: dict[str, str]
 
     # -- pipeline -------------------------------------------------------------------------------------
 
@@ -384,11 +397,30 @@ class OktaKustoBackend(KustoBackend):
         schema = self._schema()
         if schema is not None:  # a rule without an Okta schema converts as plain KQL
             self._require_supported_schema(f"rule '{rule.name or rule.title}'")
+        self._optional_columns_read = {}
         return super().convert_rule(rule, output_format, callback)
 
     def finalize_query_default(self, rule: SigmaRule, query: str, index: int, state: ConversionState) -> str:
         table = state.processing_state.get("query_table")
-        return f"{table}\n| where {query}" if table else query
+        if not table:
+            return query
+        return "\n".join([table, *self.optional_columns_stage(), f"| where {query}"])
+
+    def optional_columns_stage(self) -> list[str]:
+        """``| extend c = column_ifexists("c", null)`` for each column read that a workspace may lack, so
+        that a rule runs (and reads nulls) in a workspace where no event has carried that field yet."""
+        columns = sorted(self._optional_columns_read.items())
+        if not columns:
+            return []
+        return [
+            _listing(
+                "| extend",
+                [
+                    f"{kql_name(c)} = column_ifexists({kql_string(c)}, {_TYPED_NULL[kind]})"
+                    for c, kind in columns
+                ],
+            )
+        ]
 
     # -- fields ---------------------------------------------------------------------------------------
 
@@ -405,7 +437,10 @@ class OktaKustoBackend(KustoBackend):
         if "." in field:
             return ColumnRef(kql_member_path(field), "dynamic")
         schema = self._schema()
-        return ColumnRef(kql_name(field), column_kind(schema.id if schema else "", field))
+        kind = column_kind(schema.id if schema else "", field)
+        if schema is not None and schema.always_present is not None and field not in schema.always_present:
+            self._optional_columns_read[field] = kind
+        return ColumnRef(kql_name(field), kind)
 
     @contextmanager
     def reading_rows(self, columns: dict[str, str]) -> Iterator[None]:
@@ -528,6 +563,7 @@ class OktaKustoBackend(KustoBackend):
             with self.reading_rows({field: row_column(row) for field, row in plan.where_fields.items()}):
                 return detection_expression(self, where, TARGET)
 
+        self._optional_columns_read = {}
         plan = plan_aggregate(
             rule, self, TARGET, default_time_field="TimeGenerated", render_where=render_where
         )
@@ -564,7 +600,8 @@ class _AggregateKql:
         ]
         self.check_names()
         helpers = [HELPER_FUNCTIONS[name] for name in sorted(self.dialect.helpers_used)]
-        return "\n".join([*helpers, self.plan.source or "", *stages])
+        optional = self.backend.optional_columns_stage()  # after the stages: they name the columns read
+        return "\n".join([*helpers, self.plan.source or "", *optional, *stages])
 
     # -- 1. select the events of the referenced rules, one flag per rule ------------------------------
 
