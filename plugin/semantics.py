@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Context, Decimal
+from math import isfinite
 from typing import Any
 
 NULL_TEXT = "NULL"  # Splunk's `fillnull value=NULL`, the text of a missing group-by or collapse value
@@ -59,20 +60,48 @@ _INTEGER = re.compile(r"[ \t\n\r]*[+-]?[0-9]+[ \t\n\r]*")
 
 
 def as_number(value: Any) -> int | float | None:
-    """The number a value stands for in numeric metrics, or None when it is not one."""
+    """The number a value stands for in numeric metrics, or None when it is not one.
+
+    Numbers are finite doubles: text that spells a number beyond the double range (``"1e999"``) is not
+    a number, as no target can hold it (a JSON number like that is kept as its text by the decoder).
+    """
     kind = type(value)
-    if kind is int or kind is float:
-        return value
+    if kind is int:
+        return value if -_DOUBLE_LIMIT < value < _DOUBLE_LIMIT else None
+    if kind is float:
+        return value if isfinite(value) else None
     if kind is str and _DECIMAL_NUMBER.fullmatch(value):
-        return int(value) if _INTEGER.fullmatch(value) else float(value)
+        if _INTEGER.fullmatch(value):
+            return as_number(int(value))
+        number = float(value)
+        return number if isfinite(number) else None
     return None
 
 
+# Integers from here on round to an infinite double.
+_DOUBLE_LIMIT = 2**1024 - 2**970
+
+
+def finite(value: int | float | None) -> int | float | None:
+    """A computed number, or None when it is not finite (an overflowing sum or product): the pack's
+    values have no infinities and no NaN, in every engine and target."""
+    kind = value.__class__
+    if kind is float:
+        return value if isfinite(value) else None
+    if kind is int and not -_DOUBLE_LIMIT < value < _DOUBLE_LIMIT:
+        return None
+    return value
+
+
 def divide(numerator: float | None, denominator: float | None) -> float | None:
-    """Division with the language's null rules: null operands and a zero denominator give null."""
+    """Division with the language's null rules: null operands and a zero denominator give null, and so
+    does a quotient beyond the double range."""
     if numerator is None or denominator is None or denominator == 0:
         return None
-    return numerator / denominator
+    try:
+        return finite(numerator / denominator)
+    except OverflowError:  # int / int beyond the double range
+        return None
 
 
 def round_half_away(value: float | None, digits: int) -> float | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sigma.pipelines.okta.model import MetricKind
-from sigma.pipelines.okta.semantics import as_number, text_of
+from sigma.pipelines.okta.semantics import as_number, divide, finite, text_of
 
 
 class Count:
@@ -76,7 +76,7 @@ class Sum:
             self.total = other.total if self.total is None else self.total + other.total
 
     def result(self) -> int | float | None:
-        return self.total
+        return finite(self.total)  # finite numbers can sum beyond the double range
 
 
 class Extreme:
@@ -119,7 +119,7 @@ class Average:
         self.n += other.n
 
     def result(self) -> float | None:
-        return self.total / self.n if self.n else None
+        return divide(self.total, self.n)
 
 
 class Seen:

@@ -8,6 +8,9 @@
 - ``(event, Reason.INVALID_UTF8)``: bytes that are not UTF-8 were replaced by U+FFFD, or string escapes
   that are lone UTF-16 surrogates (``"\\ud83d"`` cut from its pair, which orjson rejects) were. When a
   line has both a BOM and invalid UTF-8, INVALID_UTF8 is reported: it is the repair that changed data;
+- ``(event, Reason.NON_FINITE_NUMBER)``: a JSON number beyond the double range (``1e999``, which
+  orjson rejects) is kept as its text, which is not a number (``semantics.as_number``): the event
+  stays, the value is ignored by numeric tests and metrics;
 - ``(None, Reason.MALFORMED_JSON)`` / ``(None, Reason.NOT_AN_OBJECT)``: dropped;
 - ``(None, None)``: a blank line (JSON whitespace only, BOM included): not an offence.
 """
@@ -15,11 +18,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from sigma.backends.okta.engine.input_report import Reason
+from sigma.pipelines.okta.semantics import finite
 
 BOM = b"\xef\xbb\xbf"
 JSON_WHITESPACE = b" \t\r\n"
@@ -57,7 +62,10 @@ def _decode_failed_line(line: bytes) -> tuple[dict | None, Reason | None]:
             if value is not _FAILED:
                 repair = Reason.INVALID_UTF8
     if value is _FAILED:
-        return None, Reason.MALFORMED_JSON
+        value = _loads_keeping_non_finite_numbers(body)
+        if value is _FAILED:
+            return None, Reason.MALFORMED_JSON
+        repair = Reason.NON_FINITE_NUMBER
     if type(value) is not dict:
         return None, _NOT_AN_OBJECT
     return value, repair
@@ -87,6 +95,30 @@ def _loads_with_lone_surrogates(text: str) -> Any:
         return _replace_lone_surrogates(json.loads(text, parse_constant=_reject_constant))
     except (ValueError, RecursionError):
         return _FAILED
+
+
+def _loads_keeping_non_finite_numbers(body: bytes) -> Any:
+    """The stdlib, with numbers beyond the double range kept as their text; _FAILED when the line has
+    none (then it is malformed for another reason) or is not JSON."""
+    found = []
+
+    def number(text: str, convert: Callable[[str], Any]) -> Any:
+        value = convert(text)
+        if finite(value) is None:
+            found.append(text)
+            return text
+        return float(value) if type(value) is int and not -(2**63) <= value < 2**64 else value
+
+    try:
+        value = json.loads(
+            body,
+            parse_float=lambda text: number(text, float),
+            parse_int=lambda text: number(text, int),
+            parse_constant=_reject_constant,
+        )
+    except (ValueError, RecursionError):
+        return _FAILED
+    return value if found else _FAILED
 
 
 def _replace_lone_surrogates(value: Any) -> Any:

@@ -24,12 +24,17 @@ from sigma.pipelines.okta.expression import (
     Or,
     Round,
 )
-from sigma.pipelines.okta.semantics import conjunction, disjunction, divide, negation, round_half_away
+from sigma.pipelines.okta.semantics import conjunction, disjunction, divide, finite, negation, round_half_away
 
 Environment = Mapping[str, Any]
 Compiled = Callable[[Environment], Any]
 
-_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul}
+# a result beyond the double range is null, as in ES|QL (semantics.finite)
+_ARITHMETIC = {
+    "+": lambda a, b: finite(a + b),
+    "-": lambda a, b: finite(a - b),
+    "*": lambda a, b: finite(a * b),
+}
 _COMPARISON = {
     "<": operator.lt,
     "<=": operator.le,

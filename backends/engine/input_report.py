@@ -45,6 +45,7 @@ class Reason(StrEnum):
     MISSING_TIMESTAMP = "missing_timestamp"
     BAD_TIMESTAMP = "bad_timestamp"
     OBJECT_FOR_STRING = "object_for_string"
+    NON_FINITE_NUMBER = "non_finite_number"
     LATE_EVENT = "late_event"
     UNREADABLE_SOURCE = "unreadable_source"
 
@@ -58,7 +59,9 @@ class Reason(StrEnum):
         return self in Reason.REPAIRED
 
 
-Reason.REPAIRED = frozenset({Reason.INVALID_UTF8, Reason.BOM, Reason.OBJECT_FOR_STRING})
+Reason.REPAIRED = frozenset(
+    {Reason.INVALID_UTF8, Reason.BOM, Reason.OBJECT_FOR_STRING, Reason.NON_FINITE_NUMBER}
+)
 Reason.DROPPED = frozenset(Reason) - Reason.REPAIRED
 
 

@@ -74,7 +74,7 @@ from sigma.types import (
 )
 
 from sigma.backends.okta.engine.fields import MISSING, compile_field
-from sigma.pipelines.okta.semantics import text_of
+from sigma.pipelines.okta.semantics import finite, text_of
 
 Predicate = Callable[[dict], bool]
 ValueTest = Callable[[Any], bool]  # over a resolved field value: MISSING, None, scalar, list or dict
@@ -532,9 +532,10 @@ def number_of_text(text: str) -> int | float | None:
     if _NUMERIC_TEXT.fullmatch(text) is None:
         return None
     try:
-        return int(text)
+        number: int | float = int(text)
     except ValueError:  # a fraction or an exponent, or more digits than int() accepts: a float
-        return float(text)
+        number = float(text)
+    return finite(number)  # "1e999" is not a number (semantics.as_number)
 
 
 def _scalar_test(

@@ -175,6 +175,17 @@ def identifier(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def number_of_text(column: str) -> str:
+    """The engine's number of a keyword column's text (semantics.as_number): the decimal syntax, and a
+    finite double (text beyond the double range, "1e999", is not a number, whatever TO_DOUBLE makes of it)."""
+    number = f"TO_DOUBLE({column})"
+    return f"CASE({column} RLIKE {string_literal(NUMERIC_TEXT_REGEX)} AND ABS({number}) <= {MAX_DOUBLE}, {number})"
+
+
+#: the largest finite double
+MAX_DOUBLE = "1.7976931348623157E308"
+
+
 def string_literal(text: str) -> str:
     """A double-quoted string literal (the lexer accepts only \\\\, \\", \\n, \\r and \\t escapes)."""
     return '"' + "".join(_STRING_ESCAPES.get(char, char) for char in text) + '"'
@@ -341,8 +352,7 @@ class OktaESQLBackend(ESQLBackend):
             case FieldKind.NUMBER:
                 return self.column(field)
             case FieldKind.KEYWORD:
-                column = self.column(field)
-                return f"CASE({column} RLIKE {string_literal(NUMERIC_TEXT_REGEX)}, TO_DOUBLE({column}))"
+                return number_of_text(self.column(field))
         raise AggregateConversionError(
             f"a numeric value of '{field}'",
             TARGET,
@@ -705,7 +715,7 @@ class _AggregateRenderer:
         """A column with the metric field's number, computed once per field (numeric text is parsed)."""
         if self.plan.collapse is not None:  # the row holds the filled text
             column = self.row_column(metric)
-            value = f"CASE({column} RLIKE {string_literal(NUMERIC_TEXT_REGEX)}, TO_DOUBLE({column}))"
+            value = number_of_text(column)
         else:
             value = self.per_event(metric.field, self.backend.number)
         if _is_column(value):

@@ -119,8 +119,16 @@ class SqlDialect(ExpressionDialect):
         return f"make_timestamp({microseconds})"
 
     def number_of(self, text: str) -> str:
-        """The engine's number of a text: decimal numbers only, NULL for anything else."""
-        return f"CASE WHEN regexp_full_match({text}, {self.string(DECIMAL_NUMBER[1:-1])}) THEN CAST(trim({text}) AS DOUBLE) END"
+        """The engine's number of a text: finite decimal numbers only, NULL for anything else."""
+        number = f"CAST(trim({text}) AS DOUBLE)"
+        return f"CASE WHEN regexp_full_match({text}, {self.string(DECIMAL_NUMBER[1:-1])}) THEN {self.finite(number)} END"
+
+    def finite(self, value: str) -> str:
+        """``value`` (a DOUBLE), NULL when it is infinite or NaN (semantics.finite); ``value`` once, so that
+        nesting stays linear in size."""
+        for special in ("Infinity", "-Infinity", "NaN"):
+            value = f"nullif({value}, CAST('{special}' AS DOUBLE))"
+        return value
 
     def regex_match(self, text: str, pattern: str) -> str:
         return f"regexp_matches({text}, {self.string(pattern)})"
@@ -165,7 +173,7 @@ class SqlDialect(ExpressionDialect):
         return f"CAST({literal.text} AS DOUBLE)"
 
     def divide(self, numerator: str, denominator: str) -> str:
-        return f"(CAST({numerator} AS DOUBLE) / NULLIF({denominator}, 0))"
+        return self.finite(f"(CAST({numerator} AS DOUBLE) / NULLIF({denominator}, 0))")
 
     def round(self, value: str, digits: int) -> str:
         # the shortest decimal of the double, rounded half away from zero (DuckDB's DECIMAL rounding);
@@ -251,7 +259,8 @@ class SparkDialect(SqlDialect):
         return f"timestamp_micros({microseconds})"
 
     def number_of(self, text: str) -> str:
-        return f"CASE WHEN {text} RLIKE {self.string(DECIMAL_NUMBER)} THEN CAST(trim({text}) AS DOUBLE) END"
+        number = f"CAST(trim({text}) AS DOUBLE)"
+        return f"CASE WHEN {text} RLIKE {self.string(DECIMAL_NUMBER)} THEN {self.finite(number)} END"
 
     def regex_match(self, text: str, pattern: str) -> str:
         return f"{text} RLIKE {self.string(pattern)}"
@@ -684,13 +693,14 @@ class _AggregateSql:
             case MetricKind.VALUES:
                 expression = d.sorted_texts(value, condition)
             case MetricKind.SUM:
-                expression = f"sum({d.number_of(value)}){d.filter(condition)}"
+                # finite numbers can sum beyond the double range: null, as in the engine
+                expression = d.finite(f"sum({d.number_of(value)}){d.filter(condition)}")
             case MetricKind.MIN:
                 expression = f"min({d.number_of(value)}){d.filter(condition)}"
             case MetricKind.MAX:
                 expression = f"max({d.number_of(value)}){d.filter(condition)}"
             case MetricKind.AVG:
-                expression = f"avg({d.number_of(value)}){d.filter(condition)}"
+                expression = d.finite(f"avg({d.number_of(value)}){d.filter(condition)}")
             case MetricKind.FIRST_SEEN:  # seconds as a double, as the engine's expressions see them
                 expression = f"(CAST(min({time}){d.filter(condition)} AS DOUBLE) / 1000000)"
             case MetricKind.LAST_SEEN:

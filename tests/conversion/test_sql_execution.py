@@ -258,3 +258,41 @@ def test_boolean_derived_values(engine, generated, tmp_path):
         False,
     }
     assert differences(expected, sql_alerts(engine, pack, [str(generated)])) == []
+
+
+STANDARD = Path(__file__).parent / "rules" / "standard_correlations.yml"
+
+
+def non_finite_events() -> list[str]:
+    """Failed MFA pushes of one session whose authentication steps are, in turn, a JSON number beyond the
+    double range, ordinary numbers, text spelling a number beyond it, and numbers whose sum overflows."""
+    steps = ["1e999", "5", '"1e999"', "-1e999", "3", '"-1E400"']
+    lines = []
+    for session, values in (("overflowing", steps), ("huge", ["1e308", "1.5e308", "1"])):
+        for index, step in enumerate(values):
+            lines.append(
+                f'{{"uuid":"{session}-{index}","published":"2026-01-01T00:0{index}:00.000Z",'
+                '"eventType":"user.authentication.auth_via_mfa","outcome":{"result":"FAILURE"},'
+                f'"actor":{{"alternateId":"{session}@example.com"}},'
+                f'"authenticationContext":{{"externalSessionId":"{session}","authenticationStep":{step}}}}}'
+            )
+    return lines
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_non_finite_numbers_are_not_numbers(engine, tmp_path):
+    # docs/aggregate-correlation.md: a number beyond the double range is not a number (kept as its text,
+    # counted as non_finite_number), and a sum or average beyond it is null: the same in every engine
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(non_finite_events()) + "\n")
+    pack = load_rules([STANDARD])
+    expected = engine_alerts(pack, [str(path)], tmp_path)
+    metrics = {
+        (alert["rule_title"], next(iter(alert["group"].values()))): alert["metrics"]
+        for alert in expected
+        if "value_sum" in alert["metrics"] or "value_avg" in alert["metrics"]
+    }
+    assert metrics[("Authentication steps summed per session", "overflowing")] == {"value_sum": 8}
+    assert metrics[("Average authentication step per user", "overflowing@example.com")] == {"value_avg": 4.0}
+    assert metrics[("Authentication steps summed per session", "huge")] == {"value_sum": None}
+    assert differences(expected, sql_alerts(engine, pack, [str(path)])) == []

@@ -61,6 +61,25 @@ def test_a_valid_surrogate_pair_is_no_offence():
 
 
 @pytest.mark.parametrize(
+    ("line", "event"),
+    [
+        (b'{"a":1e999,"b":2}', {"a": "1e999", "b": 2}),
+        (b'{"a":[-1E+400, 1.5]}', {"a": ["-1E+400", 1.5]}),
+        (b'{"a":' + b"9" * 400 + b"}", {"a": "9" * 400}),
+        (b'{"a":18446744073709551616,"b":1e999}', {"a": 1.8446744073709552e19, "b": "1e999"}),  # as orjson
+    ],
+)
+def test_a_number_beyond_the_double_range_is_kept_as_its_text(line, event):
+    # semantics: such a number is not a number; the event is kept and the repair counted
+    assert decode_line(line) == (event, Reason.NON_FINITE_NUMBER)
+    assert Reason.NON_FINITE_NUMBER.repaired
+
+
+def test_a_line_malformed_otherwise_stays_malformed_with_a_huge_number():
+    assert decode_line(b'{"a":1e999,}') == (None, Reason.MALFORMED_JSON)
+
+
+@pytest.mark.parametrize(
     "line",
     [
         EVENT[:40],  # truncated

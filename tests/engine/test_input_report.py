@@ -15,7 +15,12 @@ from sigma.backends.okta.engine.sources import Chunk, Source
 def test_every_reason_is_either_repaired_or_dropped():
     assert set(Reason) == Reason.REPAIRED | Reason.DROPPED
     assert not Reason.REPAIRED & Reason.DROPPED
-    assert {Reason.BOM, Reason.INVALID_UTF8, Reason.OBJECT_FOR_STRING} == Reason.REPAIRED
+    assert {
+        Reason.BOM,
+        Reason.INVALID_UTF8,
+        Reason.OBJECT_FOR_STRING,
+        Reason.NON_FINITE_NUMBER,
+    } == Reason.REPAIRED
     assert Reason.BOM.repaired and not Reason.MALFORMED_JSON.repaired
     assert Reason("malformed_json") is Reason.MALFORMED_JSON
 
