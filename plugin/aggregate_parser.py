@@ -128,6 +128,7 @@ def parse_aggregate(document: Document) -> tuple[AggregateCorrelationRule | None
     rule = AggregateCorrelationRule(
         rules=rules,
         group_by=group_by,
+        group_missing=correlation.get("group-by-missing", "NULL"),
         timespan=timespan,
         aliases=aliases,
         generate=correlation.get("generate", False),

@@ -103,6 +103,10 @@ class AggregateCorrelationRule(SigmaRuleBase):
 
     rules: list[SigmaRuleReference] = field(default_factory=list)
     group_by: list[str] = field(default_factory=list)
+    #: the text of a missing group-by value, so that such events form one group (Splunk's `fillnull
+    #: value=NULL` before `stats ... by`, the `aggregate` default); None: events that lack a group-by
+    #: value are not correlated (Sigma's reading, used for the standard correlation types)
+    group_missing: str | None = "NULL"
     timespan: SigmaCorrelationTimespan = field(default_factory=lambda: SigmaCorrelationTimespan("1h"))
     aliases: SigmaCorrelationFieldAliases = field(default_factory=SigmaCorrelationFieldAliases)
     generate: bool = False

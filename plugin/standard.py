@@ -87,6 +87,8 @@ def as_aggregate(correlation: SigmaCorrelationRule) -> AggregateCorrelationRule:
         source=correlation.source,
         rules=rules,
         group_by=list(correlation.group_by or []),
+        # Sigma (and pySigma's backends' `stats ... by`): events without a group-by value never correlate
+        group_missing=None,
         timespan=correlation.timespan,
         aliases=correlation.aliases,
         generate=correlation.generate,

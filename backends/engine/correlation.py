@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sigma.pipelines.okta.model import AggregateCorrelationRule, Metric, MetricKind, Where, detection_fields
-from sigma.pipelines.okta.semantics import NULL_TEXT, text_of
+from sigma.pipelines.okta.semantics import text_of
 
 from .accumulators import new_accumulator
 from .alerts import CorrelationAlert
@@ -86,10 +86,16 @@ class AggregatePlan:
         # the field getters of an event depend on which rule it matched (aliases): index by that rule
         self.primary_rule = [_lowest_bit(mask) for mask in range(1 << count)]
         # one generated extractor per rule (aliases can make the fields differ by rule), values as texts
+        group_missing = rule.group_missing
         self.group_keys = [
-            compile_extractor([rule.event_field(f, r) for f in rule.group_by], _group_text)
+            compile_extractor(
+                [rule.event_field(f, r) for f in rule.group_by],
+                lambda value: _collapse_text(value, group_missing),
+            )
             for r in range(count)
         ]
+        # None in a group key: an event without a group-by value, which a standard correlation skips
+        self.skips_incomplete_groups = group_missing is None and bool(rule.group_by)
         collapse_fields = rule.collapse.fields if rule.collapse else ()
         missing = self.missing
         self.collapse_keys = [
@@ -143,6 +149,8 @@ class AggregatePlan:
     def add(self, store: Store, event: dict, mask: int, time_us: int) -> None:
         primary = self.primary_rule[mask]
         group = self.group_keys[primary](event)
+        if self.skips_incomplete_groups and None in group:
+            return
         window = time_us // self.span_us
         groups = store.get(window)
         if groups is None:
@@ -320,11 +328,6 @@ def merge_stores(target: Store, other: Store) -> None:
                 mine[group] = state
             else:
                 existing.merge(state)
-
-
-def _group_text(value: Any) -> str:
-    text = None if value is MISSING else text_of(value)
-    return NULL_TEXT if text is None else text
 
 
 def _collapse_text(value: Any, missing: str | None) -> str | None:

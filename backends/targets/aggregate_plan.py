@@ -341,8 +341,13 @@ def plan_aggregate(
         source=schema.table_or_index if schema is not None else None,
         time_field=schema.time_field if schema is not None else default_time_field,
         rule_conditions=[
-            rendered(f"rule '{referenced.name or referenced.title}'", referenced.source, render, referenced)
-            for referenced in rule.referenced_rules
+            rendered(
+                f"rule '{referenced.name or referenced.title}'",
+                referenced.source,
+                render,
+                requiring_group_values(rule, referenced, index),
+            )
+            for index, referenced in enumerate(rule.referenced_rules)
         ],
         filters=[],
         group_by=[field_ref(name) for name in rule.group_by],
@@ -363,6 +368,30 @@ def plan_aggregate(
         filters.append(FilterPlan(name, rule_index, where))
     query.filters = filters
     return query
+
+
+GROUP_MISSING_SELECTION = "sigma_okta_group_missing"
+
+
+def requiring_group_values(rule: AggregateCorrelationRule, referenced: SigmaRule, index: int) -> SigmaRule:
+    """A referenced rule as a correlation without a ``group_missing`` text reads it: its events must have
+    every group-by value (Sigma's reading of standard correlations; the engine skips the others). The
+    test is Sigma's own ``field: null``, so every target renders it as it renders that."""
+    if rule.group_missing is not None or not rule.group_by:
+        return referenced
+    data = referenced.to_dict()
+    detection = dict(data["detection"])
+    condition = detection.pop("condition")
+    if isinstance(condition, list):
+        if len(condition) != 1:
+            return referenced  # detection_expression refuses several conditions, naming the rule
+        condition = condition[0]
+    detection[GROUP_MISSING_SELECTION] = [{rule.event_field(name, index): None} for name in rule.group_by]
+    detection["condition"] = f"({condition}) and not {GROUP_MISSING_SELECTION}"
+    data["detection"] = detection
+    copy = SigmaRule.from_dict(data)
+    copy.source = referenced.source
+    return copy
 
 
 def detection_expression(backend: Backend, rule: SigmaRule, target: str) -> str:

@@ -296,3 +296,51 @@ def test_non_finite_numbers_are_not_numbers(engine, tmp_path):
     assert metrics[("Average authentication step per user", "overflowing@example.com")] == {"value_avg": 4.0}
     assert metrics[("Authentication steps summed per session", "huge")] == {"value_sum": None}
     assert differences(expected, sql_alerts(engine, pack, [str(path)])) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_standard_correlations_do_not_group_events_without_the_group_by_value(engine, tmp_path):
+    # Sigma's reading (and pySigma-backend-sqlite's, and `stats ... by`): an event lacking a group-by
+    # field is not correlated; `aggregate` rules keep Splunk's fillnull NULL group (group-by-missing)
+    lines = []
+    for index, actor in enumerate(['"a@example.com"', None, "null", None, None, None]):
+        member = "" if actor is None else f'"actor":{{"alternateId":{actor}}},'
+        lines.append(
+            f'{{"uuid":"e{index}","published":"2026-01-01T00:0{index}:00.000Z",'
+            f'"eventType":"user.authentication.auth_via_mfa","outcome":{{"result":"FAILURE"}},{member}'
+            f'"authenticationContext":{{"externalSessionId":"s1","authenticationStep":4}}}}'
+        )
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    pack = load_rules([STANDARD])
+    expected = engine_alerts(pack, [str(path)], tmp_path)
+    groups = {(alert["rule_title"], tuple(alert["group"].values())) for alert in expected}
+    assert ("Many failed pushes per user", ("a@example.com",)) in groups
+    assert not any(values == ("NULL",) for _, values in groups)
+    # the per-session sum groups by the session, which every event has: all six count
+    assert [
+        a["metrics"] for a in expected if a["rule_title"] == "Authentication steps summed per session"
+    ] == [{"value_sum": 24}]
+    assert differences(expected, sql_alerts(engine, pack, [str(path)])) == []
+
+
+def test_aggregate_rules_group_missing_values_as_null_unless_told_otherwise(tmp_path):
+    text = STANDARD.read_text().split("---\ntitle: Many failed pushes per user")[0] + (
+        "---\ntitle: Sessions per user\nname: agg_users\ncorrelation:\n  type: aggregate\n"
+        "  rules: [std_push_denied]\n  group-by: [actor.alternateId]\n  timespan: 1h\n"
+        "  metrics:\n    pushes: {type: count}\n  condition: pushes > 0\n"
+    )
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"uuid":"e1","published":"2026-01-01T00:00:00Z","eventType":"user.authentication.auth_via_mfa",'
+        '"outcome":{"result":"FAILURE"}}\n'
+    )
+    for missing, expected in (("", [("NULL",)]), ("  group-by-missing: null\n", [])):
+        path = tmp_path / "rules.yml"
+        path.write_text(text + missing)
+        pack = load_rules([path])
+        alerts = engine_alerts(pack, [str(events)], tmp_path)
+        assert [
+            tuple(a["group"].values()) for a in alerts if a["rule_title"] == "Sessions per user"
+        ] == expected
+        assert differences(alerts, sql_alerts("duckdb", pack, [str(events)])) == []
