@@ -27,6 +27,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="PIPELINE",
         help="processing pipeline id or YAML file (repeatable)",
     )
+    convert.add_argument(
+        "--format",
+        "-f",
+        default="query",
+        metavar="FORMAT",
+        help="query (default), or a deployable scheduled rule: savedsearches (splunk: savedsearches.conf "
+        "stanzas), kibana (esql: Kibana detection rules as NDJSON), sentinel-yaml or sentinel-arm (kusto: "
+        "Sentinel analytics rules); schedules as in docs/semantics.md",
+    )
     convert.add_argument("--output", "-o", metavar="DIR", help="write one file per rule into DIR")
     convert.set_defaults(handler=_convert)
 
@@ -39,15 +48,38 @@ def _convert(arguments: argparse.Namespace) -> int:
         backend = make_backend(target, arguments.pipeline)
     except TargetError as error:
         raise CliError(str(error)) from error
+    render = None
+    if arguments.format != "query":
+        from ..targets.artifacts import FORMATS
+
+        formats = FORMATS.get(target.name, {})
+        if arguments.format not in formats:
+            known = ", ".join(["query", *formats])
+            raise CliError(f"target {target.name} has no format '{arguments.format}' (formats: {known})")
+        suffix, render = formats[arguments.format]
     pack = load_pack(arguments.rules)
     converted = convert_pack(pack, backend)
+    if render is not None:
+        from ..targets.artifacts import ArtifactError, table_of
+
+        table = table_of(backend)
+        try:
+            documents = [(item, render(item.rule, item.query, table)) for item in converted]
+        except ArtifactError as error:
+            raise CliError(str(error)) from error
+        if arguments.output:
+            _write_files(
+                Path(arguments.output), [(f"{rule_label(i.rule)}.{suffix}", text) for i, text in documents]
+            )
+        else:
+            # each a valid stream of its kind: NDJSON lines, YAML documents, JSON texts one per line
+            separator = {"ndjson": "", "yaml": "---\n"}.get(suffix, "\n")
+            sys.stdout.write(separator.join(text for _, text in documents))
+        return EXIT_OK
     if arguments.output:
-        folder = Path(arguments.output)
-        folder.mkdir(parents=True, exist_ok=True)
-        for item in converted:
-            path = folder / f"{rule_label(item.rule)}.{target.suffix}"
-            path.write_text(item.query if item.query.endswith("\n") else item.query + "\n")
-            print(path, file=sys.stderr)
+        _write_files(
+            Path(arguments.output), [(f"{rule_label(i.rule)}.{target.suffix}", i.query) for i in converted]
+        )
         return EXIT_OK
     for number, item in enumerate(converted):
         if number:
@@ -58,3 +90,11 @@ def _convert(arguments: argparse.Namespace) -> int:
         print(f"{comment} {item.rule.title} ({rule_label(item.rule)}){closing}")
         print(item.query.rstrip("\n"))
     return EXIT_OK
+
+
+def _write_files(folder: Path, files: list[tuple[str, str]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files:
+        path = folder / name
+        path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        print(path, file=sys.stderr)

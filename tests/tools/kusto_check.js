@@ -14,7 +14,9 @@ const S = K.Symbols;
 const input = JSON.parse(fs.readFileSync(0, "utf8"));
 const members = new (System.Collections.Generic.List$1(S.Symbol).ctor)();
 for (const table of input.tables) {
-  const schema = "(" + table.columns.map(([name, type]) => `['${name}']:${type}`).join(", ") + ")";
+  // the vendors' files spell column types as ARM does (dateTime, boolean); KQL's names are datetime, bool
+  const kql = (type) => ({ datetime: "datetime", boolean: "bool" })[type.toLowerCase()] || type.toLowerCase();
+  const schema = "(" + table.columns.map(([name, type]) => `['${name}']:${kql(type)}`).join(", ") + ")";
   members.add(new S.TableSymbol.$ctor7(table.table, schema, null));
 }
 const globals = K.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.$ctor1("workspace", members, false));
