@@ -194,8 +194,13 @@ class ColumnRef:
 
     @property
     def number(self) -> str:
-        """The field as a number: strings that spell a number count, anything else is null."""
-        return self.reference if self.kind == "number" else f"todouble({self.reference})"
+        """The field as a number: strings that spell a finite number count, anything else is null."""
+        return self.reference if self.kind == "number" else finite(f"todouble({self.reference})")
+
+
+def finite(value: str) -> str:
+    """``value``, null when it is not finite: the pack has no infinities ("1e999" is not a number)."""
+    return f"iff(isfinite({value}), {value}, real(null))"
 
 
 def definite(comparison: str) -> str:
@@ -695,6 +700,8 @@ class _AggregateKql:
         counted = " and ".join(c for c in (when, f"isnotnull({number})") if c)
         function = metric.kind.value
         aggregate = f"{function}if({number}, {when})" if when else f"{function}({number})"
+        if metric.kind in (MetricKind.SUM, MetricKind.AVG):  # finite numbers can sum beyond the range
+            aggregate = finite(aggregate)
         return f"iff(countif({counted}) == 0, real(null), {aggregate})"
 
     def metric_text(self, metric: MetricPlan) -> tuple[str, bool]:
@@ -706,7 +713,7 @@ class _AggregateKql:
 
     def metric_number(self, metric: MetricPlan) -> str:
         if self.collapsed:
-            return f"todouble({row_column(self.plan.row_field_of(metric))})"
+            return finite(f"todouble({row_column(self.plan.row_field_of(metric))})")
         return self.event_value(metric.field, lambda column: column.number)
 
     def event_text(self, ref: FieldRef) -> str:

@@ -220,7 +220,8 @@ def test_numbers_read_numeric_strings_and_stay_two_valued() -> None:
         }
     )
     assert "coalesce(AuthenticationContextAuthenticationStep >= 2, false)" in query  # an int column
-    assert "coalesce(todouble(SrcZone) == 5, false)" in query  # a string column: "5" counts
+    # a string column: "5" counts, "1e999" does not (not a finite number)
+    assert "coalesce(iff(isfinite(todouble(SrcZone)), todouble(SrcZone), real(null)) == 5, false)" in query
 
 
 def test_null_exists_and_cidr() -> None:
@@ -351,7 +352,8 @@ def test_without_collapse_metrics_read_events(tmp_path) -> None:
     assert "    ips = array_length(make_set_if(SrcIpAddr, isnotempty(SrcIpAddr))),\n" in query
     assert (
         "    steps = iff(countif(rule_0 and isnotnull(AuthenticationContextAuthenticationStep)) == 0, real(null), "
-        "sumif(AuthenticationContextAuthenticationStep, rule_0)),\n"
+        "iff(isfinite(sumif(AuthenticationContextAuthenticationStep, rule_0)), "
+        "sumif(AuthenticationContextAuthenticationStep, rule_0), real(null))),\n"
     ) in query
     assert "    event_ids = make_set_if(EventOriginalUid, isnotempty(EventOriginalUid))\n" in query
     assert "    by window_start = bin_at(TimeGenerated, 7d, datetime(1970-01-01)),\n" in query
@@ -363,16 +365,20 @@ def test_without_collapse_metrics_read_events(tmp_path) -> None:
 
 def test_every_metric_kind(pack) -> None:
     query = convert(pack, "constructs_aggregate")
-    step = "todouble(AuthenticationContextAuthenticationStep)"
+    # collapsed rows hold text: its finite number
+    parsed = "todouble(AuthenticationContextAuthenticationStep)"
+    step = f"iff(isfinite({parsed}), {parsed}, real(null))"
     for fragment in (
         "    rows = count(),\n",
         "    pushes = countif(rule_0),\n",
         "    denials = countif(filter_1),\n",
         "    ips = array_length(make_set(SrcIpAddr)),\n",  # exact, where dcount() would estimate
-        f"    step_sum = iff(countif(isnotnull({step})) == 0, real(null), sum({step})),\n",
+        f"    step_sum = iff(countif(isnotnull({step})) == 0, real(null), "
+        f"iff(isfinite(sum({step})), sum({step}), real(null))),\n",
         f"    step_min = iff(countif(isnotnull({step})) == 0, real(null), min({step})),\n",
         f"    step_max = iff(countif(isnotnull({step})) == 0, real(null), max({step})),\n",
-        f"    step_avg = iff(countif(isnotnull({step})) == 0, real(null), avg({step})),\n",
+        f"    step_avg = iff(countif(isnotnull({step})) == 0, real(null), "
+        f"iff(isfinite(avg({step})), avg({step}), real(null))),\n",
         "    response_ips = make_set_if(SrcIpAddr, rule_1),\n",
         "    ['first'] = min(row_time),\n",
         "    ['last'] = iff(countif(rule_0) == 0, datetime(null), maxif(row_time, rule_0)),\n",
