@@ -72,6 +72,7 @@ def load_bundled() -> RulePack:
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
     """Rule files named by ``paths``: files as given, folders searched recursively (sorted)."""
     files: list[Path] = []
+    seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -88,7 +89,13 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
             raise RulePackError(
                 [AggregateRuleError("no such rule file or folder", source=SigmaRuleLocation(path))]
             )
-    return files
+    # a file named twice (`rules rules`, `rules rules/x.yml`) is read once, not reported as its own duplicate
+    unique: list[Path] = []
+    for path in files:
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            unique.append(path)
+    return unique
 
 
 def load_rules(paths: Sequence[str | Path]) -> RulePack:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from shared_corpus import SIGMAHQ_OKTA_RULES
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
@@ -23,8 +24,7 @@ from sigma.pipelines.okta.standard import as_aggregate
 
 ROOT = Path(__file__).resolve().parents[1]
 #: ../shared beside the checkout; resolved, so that a symbolic link compares equal to its target
-SHARED = (ROOT.parent / "shared").resolve()
-SIGMAHQ = SHARED / "corpus" / "sigmahq-okta-rules"
+SIGMAHQ = SIGMAHQ_OKTA_RULES
 FIXTURES = ROOT / "tests" / "conversion" / "rules"
 
 SOURCES: dict[str, list[Path]] = {

@@ -122,3 +122,52 @@ def test_truth_reports_missed_and_unexpected_alerts(tmp_path):
     assert done.returncode == 5
     assert b"1 missed, 1 unexpected" in done.stderr
     assert dropped[1].encode() in done.stderr and b"idxNotThere" in done.stderr
+
+
+# --- what a new user hits first (issue 12) -----------------------------------------------------------
+
+
+def test_version():
+    done = sigma_okta("--version")
+    assert done.returncode == 0 and done.stdout.decode().startswith("sigma-okta ")
+
+
+def test_several_event_files_after_one_events_option(tmp_path):
+    # a shell glob gives `--events a.jsonl b.jsonl`: both are events, neither is read as a rule
+    first = write_events(tmp_path / "a.jsonl", ATTACK)
+    second = write_events(
+        tmp_path / "b.jsonl", [push("s2", 10), push("s2", 40), response("s2", 45, result="FAILURE")]
+    )
+    output = tmp_path / "not" / "yet" / "alerts.jsonl"  # -o creates its folder, as generate -o does
+    done = sigma_okta("run", "--events", str(first), str(second), "-o", str(output))
+    assert done.returncode == 0, done.stderr
+    groups = [json.loads(line)["group"] for line in output.read_text().splitlines()]
+    assert groups == [
+        {"authenticationContext.externalSessionId": "s1"},
+        {"authenticationContext.externalSessionId": "s2"},
+    ]
+
+
+def test_a_rule_folder_named_twice_is_read_once():
+    rules = str(Path(__file__).resolve().parents[1] / "rules")
+    done = sigma_okta("validate", rules, rules)
+    assert done.returncode == 0, done.stderr
+    assert b"duplicate" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["-t", "duckdb", "-p", "okta_elastic"],
+            "target duckdb cannot use the pipeline okta_elastic (its Okta pipelines: none: it reads raw Okta "
+            "System Log JSON)",
+        ),
+        (["-t", "esql", "-p", "okta_sentinel"], "target esql cannot use the pipeline okta_sentinel"),
+        (["-t", "splunk", "-p", "nope.yml"], "pipeline file 'nope.yml' not found"),
+    ],
+)
+def test_pipelines_a_target_cannot_use_are_refused(arguments, message):
+    done = sigma_okta("convert", *arguments)
+    assert done.returncode == 2
+    assert message in done.stderr.decode()

@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from shared_corpus import SIGMAHQ_OKTA_RULES
 from sigma.plugins import InstalledSigmaPlugins
 
 BACKENDS = {"okta_splunk", "okta_esql", "okta_kusto", "okta_duckdb", "okta_spark"}
 PIPELINES = {"okta_splunk_ta", "okta_elastic", "okta_sentinel", "okta_sentinel_legacy", "okta_ocsf"}
 SIGMA = str(Path(sys.executable).with_name("sigma"))
-SIGMAHQ = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "sigmahq-okta-rules"
+SIGMAHQ = SIGMAHQ_OKTA_RULES
 
 
 def test_autodiscovery_finds_exactly_our_backends_and_pipelines():

@@ -60,10 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
         "4 input not found, 5 alerts differ from --truth, 6 a detection test failed.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--version", action="version", version=f"sigma-okta {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sigma-okta")
+    except PackageNotFoundError:  # running from a checkout that is not installed
+        return "(not installed)"
 
 
 __all__ = ["CliError", "build_parser", "main"]

@@ -13,6 +13,7 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import IO
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_NO_INPUT, EXIT_TRUTH = 0, 1, 2, 3, 4, 5
@@ -44,6 +45,7 @@ class open_output:
             self.stream = sys.stdout.buffer
         else:
             try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)  # as `generate -o` does
                 self.stream = open(self.path, "wb")
             except OSError as error:
                 raise CliError(f"cannot write {self.path}: {error.strerror}", EXIT_USAGE) from error

@@ -23,9 +23,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--events",
         "-e",
         required=True,
-        action="append",
+        action="extend",
+        nargs="+",
         metavar="PATH",
-        help="event file or folder, or - for stdin (repeatable)",
+        help="event files or folders, or - for stdin (several after one --events, as a shell glob gives "
+        "them, or --events repeated); put rule paths before --events or after --",
     )
     run.add_argument("--output", "-o", metavar="FILE", help="write alerts to FILE instead of stdout")
     run.add_argument(

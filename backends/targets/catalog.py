@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sigma.conversion.base import Backend
 from sigma.correlations import SigmaCorrelationRule
@@ -86,6 +87,12 @@ def make_backend(target: Target, pipeline_names: Sequence[str] = ()) -> Backend:
     """The target's backend with the named pipelines (Okta pipeline ids, other installed pySigma
     pipelines, or pipeline YAML files); the target's default Okta pipeline when none is named."""
     names = list(pipeline_names) or list(target.pipelines[:1])
+    for name in names:
+        if name in okta_pipelines and name not in target.pipelines:
+            supported = ", ".join(target.pipelines) or "none: it reads raw Okta System Log JSON"
+            raise TargetError(
+                f"target {target.name} cannot use the pipeline {name} (its Okta pipelines: {supported})"
+            )
     pipeline = ProcessingPipeline()
     for name in names:
         pipeline += resolve_pipeline(name)
@@ -95,6 +102,8 @@ def make_backend(target: Target, pipeline_names: Sequence[str] = ()) -> Backend:
 def resolve_pipeline(name: str) -> ProcessingPipeline:
     if name in okta_pipelines:
         return okta_pipelines[name]()
+    if name.endswith((".yml", ".yaml")) and not Path(name).is_file():
+        raise TargetError(f"pipeline file '{name}' not found")
     try:
         from sigma.plugins import InstalledSigmaPlugins
 

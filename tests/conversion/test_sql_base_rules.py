@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from shared_corpus import CORPUS
 
 from sigma.backends.okta.engine.documents import iter_document_events
 from sigma.backends.okta.engine.sources import expand_sources, is_document
@@ -19,7 +20,7 @@ from sigma.backends.okta.targets.sql_execution import run_pack
 from sigma.pipelines.okta.loader import load_rules
 
 HERE = Path(__file__).parent
-SHARED = HERE.parents[2] / "shared" / "corpus"
+SHARED = CORPUS
 ENGINES = [
     "duckdb",
     pytest.param(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_corpus import OKTA_SAMPLES
 
 from sigma.backends.okta.engine.decoding import BOM, decode_line
 from sigma.backends.okta.engine.input_report import Reason
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "okta-samples"
+SAMPLES = OKTA_SAMPLES
 EVENT = b'{"eventType":"user.session.start","published":"2024-03-01T12:34:56.789Z","actor":{"id":"00u1"}}'
 
 

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from shared_corpus import SIGMAHQ_OKTA_RULES
 from sigma.exceptions import SigmaConditionError, SigmaRuleLocation
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import ValueListPlaceholderTransformation
@@ -23,7 +24,7 @@ from sigma.backends.okta.engine.matcher import (
 )
 
 PROJECT = Path(__file__).resolve().parents[2]
-CORPUS = PROJECT.parent / "shared" / "corpus" / "sigmahq-okta-rules"
+CORPUS = SIGMAHQ_OKTA_RULES
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
 
 

@@ -16,6 +16,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared_corpus import OKTA_SAMPLES
 
 from sigma.backends.okta.engine import sources
 from sigma.backends.okta.engine.decoding import BOM, decode_line
@@ -35,7 +36,7 @@ from sigma.backends.okta.engine.sources import (
 )
 from sigma.backends.okta.engine.timestamps import BAD_TIME, MISSING_TIME, compile_time_getter
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "okta-samples"
+SAMPLES = OKTA_SAMPLES
 
 
 def event(number: int, **extra) -> bytes:

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from shared_corpus import SIGMAHQ_OKTA_RULES
 from sigma.correlations import SigmaCorrelationRule
 
 from sigma.pipelines.okta.errors import RulePackError
@@ -13,7 +14,7 @@ from sigma.pipelines.okta.expression import to_text
 from sigma.pipelines.okta.loader import bundled_rules_path, load_bundled, load_rules
 from sigma.pipelines.okta.model import MetricKind
 
-SHARED_SIGMAHQ = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "sigmahq-okta-rules"
+SHARED_SIGMAHQ = SIGMAHQ_OKTA_RULES
 
 BASE_RULES = """\
 title: Push sent

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from shared_corpus import SIGMAHQ_OKTA_RULES
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaRuleLocation
 from sigma.plugins import InstalledSigmaPlugins
@@ -35,7 +36,7 @@ from sigma.pipelines.okta.okta_schemas import (
 )
 
 PROJECT = Path(__file__).resolve().parents[2]
-SIGMAHQ = PROJECT.parent / "shared" / "corpus" / "sigmahq-okta-rules"
+SIGMAHQ = SIGMAHQ_OKTA_RULES
 DOCS = PROJECT / "docs" / "field-mappings.md"
 
 SCHEMA_IDS = ["okta_splunk_ta", "okta_elastic", "okta_sentinel", "okta_sentinel_legacy", "okta_ocsf"]
