@@ -40,7 +40,8 @@ $(JAVA_TOOLS)/.installed:
 	@if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then \
 		cd $(JAVA_TOOLS) && rm -rf deb *.deb && apt-get download -q=2 liblucene8-java 2>/dev/null && \
 		dpkg-deb -x liblucene8-java_*.deb deb && cp deb/usr/share/java/lucene-core-*.jar lucene-core.jar && \
-		rm -rf deb *.deb && touch .installed; \
+		rm -rf deb *.deb && touch .installed \
+		|| echo "lucene-core could not be fetched: the Lucene RegExp check of ES|QL patterns will skip"; \
 	else echo "apt-get not found: the Lucene RegExp check of ES|QL patterns will skip"; fi
 
 $(BIN)/python:
