@@ -72,7 +72,6 @@ def load_bundled() -> RulePack:
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
     """Rule files named by ``paths``: files as given, folders searched recursively (sorted)."""
     files: list[Path] = []
-    seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -91,6 +90,7 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
             )
     # a file named twice (`rules rules`, `rules rules/x.yml`) is read once, not reported as its own duplicate
     unique: list[Path] = []
+    seen: set[Path] = set()
     for path in files:
         if path.resolve() not in seen:
             seen.add(path.resolve())

@@ -82,18 +82,20 @@ class Schedule:
     """When and over what a rule runs: every ``window`` seconds, ``delay`` after a window closes."""
 
     window_seconds: int
+    windowed: bool  # a correlation, whose queries must keep only the complete windows
     delay_seconds: int = INDEXING_DELAY_SECONDS
 
     @property
     def look_back_seconds(self) -> int:
-        """For interval schedulers: the previous whole window, the delay and one interval of jitter."""
-        return 2 * self.window_seconds + self.delay_seconds
+        """For interval schedulers: a correlation's previous whole window, the delay and one interval of
+        jitter; a single-event rule's interval and the delay."""
+        return (2 if self.windowed else 1) * self.window_seconds + self.delay_seconds
 
 
 def schedule_of(rule: SigmaRuleBase) -> Schedule:
     if isinstance(rule, AggregateCorrelationRule | SigmaCorrelationRule):
-        return Schedule(rule.timespan.seconds)
-    return Schedule(BASE_RULE_INTERVAL_SECONDS)
+        return Schedule(rule.timespan.seconds, windowed=True)
+    return Schedule(BASE_RULE_INTERVAL_SECONDS, windowed=False)
 
 
 # --- rule metadata --------------------------------------------------------------------------------
@@ -213,17 +215,14 @@ def _conf_value(text: str) -> str:
 def kibana_rule(rule: SigmaRuleBase, query: str) -> str:
     """One Kibana detection rule (type ``esql``) as a JSON line, for Kibana's rule import."""
     schedule = schedule_of(rule)
-    window = schedule.window_seconds
-    if isinstance(rule, AggregateCorrelationRule | SigmaCorrelationRule):
-        look_back = schedule.look_back_seconds
+    window, look_back = schedule.window_seconds, schedule.look_back_seconds
+    if schedule.windowed:
         unit = _esql_span(window)
         query = (
             query.rstrip("\n")
             + f"\n| WHERE window_start >= DATE_TRUNC({unit}, NOW() - {_esql_span(look_back)}) + {unit}"
             + f" AND window_start + {unit} <= NOW() - {_esql_span(schedule.delay_seconds)}"
         )
-    else:
-        look_back = window + schedule.delay_seconds
     level = level_of(rule)
     risk = risk_of(rule)
     tactics, techniques = attack_tags(rule)
@@ -284,18 +283,15 @@ def _esql_span(seconds: int) -> str:
 def sentinel_rule(rule: SigmaRuleBase, query: str, table: str | None) -> dict:
     """The properties of a scheduled analytics rule (Azure-Sentinel's rule YAML keys)."""
     schedule = schedule_of(rule)
-    window = schedule.window_seconds
+    window, look_back = schedule.window_seconds, schedule.look_back_seconds
     entity_mappings = []
-    if isinstance(rule, AggregateCorrelationRule | SigmaCorrelationRule):
-        look_back = schedule.look_back_seconds
+    if schedule.windowed:
         span = _kql_span(window)
         query = (
             query.rstrip("\n")
             + f"\n| where window_start >= bin(ago({_kql_span(look_back)}), {span}) + {span}"
             + f" and window_start + {span} <= ago({_kql_span(schedule.delay_seconds)})"
         )
-    else:
-        look_back = window + schedule.delay_seconds
     risk = risk_of(rule)
     if risk is not None and risk.get("object_type", "user") == "user":
         column = risk["object"]
@@ -356,15 +352,15 @@ def sentinel_yaml(rule: SigmaRuleBase, query: str, table: str | None) -> str:
 def sentinel_arm(rule: SigmaRuleBase, query: str, table: str | None) -> str:
     """An ARM template deploying the rule into a workspace (parameter ``workspace``)."""
     spec = sentinel_rule(rule, query, table)
-    kql_durations = {"queryFrequency": spec["queryFrequency"], "queryPeriod": spec["queryPeriod"]}
+    schedule = schedule_of(rule)
     properties = {
         "displayName": spec["name"],
         "description": spec["description"],
         "severity": spec["severity"],
         "enabled": True,
         "query": spec["query"],
-        "queryFrequency": _iso(kql_durations["queryFrequency"]),
-        "queryPeriod": _iso(kql_durations["queryPeriod"]),
+        "queryFrequency": _duration(schedule.window_seconds, "iso"),
+        "queryPeriod": _duration(schedule.look_back_seconds, "iso"),
         "triggerOperator": "GreaterThan",
         "triggerThreshold": 0,
         "suppressionDuration": "PT1H",
@@ -389,11 +385,6 @@ def sentinel_arm(rule: SigmaRuleBase, query: str, table: str | None) -> str:
         ],
     }
     return json.dumps(template, indent=2, ensure_ascii=False) + "\n"
-
-
-def _iso(kql_duration: str) -> str:
-    amount, unit = int(kql_duration[:-1]), kql_duration[-1]
-    return _duration(amount * {"h": 3600, "m": 60, "s": 1}[unit], "iso")
 
 
 def _kql_span(seconds: int) -> str:
