@@ -28,7 +28,54 @@ def test_run_prints_one_json_alert_per_line(events):
     assert done.returncode == 0, done.stderr
     (alert,) = [json.loads(line) for line in done.stdout.splitlines()]
     assert alert["group"] == {"authenticationContext.externalSessionId": "s1"}
-    assert done.stderr == b""  # no bad input, nothing to report
+    summary = done.stderr.decode()  # what was run and read, and the alerts per rule
+    assert summary.startswith("3 rules on python: ") and "1 alert\n" in summary
+    assert "       1  Okta Mismatch Between Source and Response for Verify Push Request" in summary
+    assert "bad input" not in summary
+    quiet = sigma_okta("run", "--events", str(events), "--quiet")
+    assert quiet.stdout == done.stdout and quiet.stderr == b""
+
+
+def test_every_group_as_text_shows_groups_whose_condition_is_false_without_counting_them(tmp_path):
+    path = write_events(tmp_path / "events.jsonl", [*ATTACK, push("quiet", 10)])
+    done = sigma_okta("run", "--events", str(path), "--format", "text", "--every-group")
+    text = done.stdout.decode()
+    assert text.count("#1 [medium]") == 1 and "#2" not in text
+    assert text.count("(condition false) [medium]") == 1
+    assert text.rstrip().endswith("1 alert (1 more group: condition false)")
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_an_event_whose_time_cannot_be_read_gives_no_alert_of_any_kind(tmp_path, engine):
+    rule = tmp_path / "lock.yml"
+    rule.write_text(
+        "title: Lock\nid: 5a0f3c1e-0000-4000-8000-0000000000b1\nlogsource: {product: okta, service: okta}\n"
+        "detection: {selection: {eventType: user.account.lock}, condition: selection}\n"
+    )
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"eventType": "user.account.lock", "published": "redacted", "uuid": "u1"}\n')
+    done = sigma_okta("run", str(rule), "--events", str(path), "--engine", engine)
+    assert done.returncode == 0 and done.stdout == b""
+    assert b"bad_timestamp                 1  dropped" in done.stderr
+
+
+def test_a_time_field_no_matching_event_has_is_warned_about(events):
+    done = sigma_okta("run", "--events", str(events), "--time-field", "nosuch", "--quiet")
+    assert done.returncode == 0 and done.stdout == b""
+    assert b"warning: no matching event has a readable time field 'nosuch' (3 lack it)" in done.stderr
+
+
+def test_no_rules_is_warned_about(tmp_path, events):
+    (tmp_path / "empty").mkdir()
+    done = sigma_okta("run", str(tmp_path / "empty"), "--events", str(events), "--quiet")
+    assert done.returncode == 0
+    assert done.stderr.decode().startswith(f"warning: no rules found in {tmp_path / 'empty'}")
+
+
+def test_the_sql_engines_refuse_what_they_cannot_honour(events):
+    done = sigma_okta("run", "--events", str(events), "--engine", "duckdb", "--allowed-lateness", "10m")
+    assert done.returncode == 2
+    assert b"--engine duckdb: --allowed-lateness is a streaming option" in done.stderr
 
 
 def test_run_text_format_is_readable(events):

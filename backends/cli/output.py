@@ -33,6 +33,11 @@ def note(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def warn(message: str) -> None:
+    """Something the user probably did not mean, said on stderr; the command goes on."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 class open_output:
     """stdout's binary buffer, or a file; closes only what it opened."""
 

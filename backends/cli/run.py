@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
+from ..engine.input_report import InputReport, Reason
 from .arguments import add_rules_argument, load_pack, size, timespan
-from .output import EXIT_BAD_INPUT, EXIT_NO_INPUT, EXIT_OK, EXIT_TRUTH, EXIT_USAGE, CliError, open_output
+from .output import (
+    EXIT_BAD_INPUT,
+    EXIT_NO_INPUT,
+    EXIT_OK,
+    EXIT_TRUTH,
+    EXIT_USAGE,
+    CliError,
+    note,
+    open_output,
+    warn,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -16,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="evaluate rules on Okta System Log events and print alerts",
         description="Evaluate Sigma rules and `aggregate` correlations on Okta System Log events "
         "(NDJSON, .gz, JSON arrays as the Okta API returns them, folders of those, or - for stdin). "
-        "Alerts go to stdout as one JSON object per line; a summary of bad input goes to stderr.",
+        "Alerts go to stdout as one JSON object per line; a summary (rules, input read, alerts per rule, bad input) goes to stderr.",
     )
     add_rules_argument(run)
     run.add_argument(
@@ -88,21 +101,25 @@ def register(commands: argparse._SubParsersAction) -> None:
         help='report every correlation group, with "condition": false where it does not hold '
         "(for comparing engines and debugging thresholds)",
     )
+    run.add_argument(
+        "--quiet", "-q", action="store_true", help="no summary on stderr (warnings and errors still go there)"
+    )
     run.set_defaults(handler=_run)
 
 
 def _run(arguments: argparse.Namespace) -> int:
     from ..engine.alerts import JsonLinesSink, TextSink
-    from ..engine.runner import Engine, EngineOptions
+    from ..engine.runner import EngineOptions
     from ..engine.sources import SourceError, expand_sources
 
+    started = time.perf_counter()
     pack = load_pack(arguments.rules)
+    if not len(pack):
+        warn(f"no rules found in {', '.join(arguments.rules)}: nothing to evaluate")
     try:
         sources = expand_sources(arguments.events)
     except SourceError as error:
         raise CliError(str(error), EXIT_NO_INPUT) from error
-    if arguments.engine != "python":
-        return _run_sql(arguments, pack, sources)
     options = EngineOptions(
         time_field=arguments.time_field,
         workers=arguments.workers,
@@ -112,19 +129,87 @@ def _run(arguments: argparse.Namespace) -> int:
         max_line_bytes=arguments.max_line_bytes,
         every_group=arguments.every_group,
     )
-    engine = Engine(pack, options)
     truth = _GroundTruth(arguments.truth) if arguments.truth else None
+    tally = _AlertTally()
     with open_output(arguments.output) as stream:
         sink = (TextSink if arguments.format == "text" else JsonLinesSink)(stream)
-        result = engine.run(sources, truth.watching(sink.write) if truth else sink.write)
+        emit = tally.watching(truth.watching(sink.write) if truth else sink.write)
+        if arguments.engine == "python":
+            report, events_timed = _run_python(pack, sources, options, emit)
+        else:
+            report, events_timed = _run_sql(arguments.engine, pack, sources, options, emit)
         sink.close()
-    report = result.report
-    if report.has_offences:
-        print(report.summary(), file=sys.stderr)
+    if not arguments.quiet:
+        note(_summary(pack, report, tally, time.perf_counter() - started, arguments.engine))
+    _warn_about_time(report, events_timed, arguments.time_field)
     if arguments.strict and report.has_offences:
-        first = report.first
-        raise CliError(f"--strict: bad input, first at {first}", EXIT_BAD_INPUT)
+        raise CliError(f"--strict: bad input, first at {report.first}", EXIT_BAD_INPUT)
     return truth.verdict() if truth else EXIT_OK
+
+
+def _run_python(pack, sources, options, emit):
+    """The streaming engine; returns the input report and how many matched events had a readable time."""
+    from ..engine.runner import Engine
+
+    result = Engine(pack, options).run(sources, emit)
+    unreadable = result.report.counts[Reason.MISSING_TIMESTAMP] + result.report.counts[Reason.BAD_TIMESTAMP]
+    return result.report, result.events_matched - unreadable
+
+
+def _run_sql(engine: str, pack, sources, options, emit):
+    """DuckDB or Spark on the events as the engine's input layer reads them (staged as clean NDJSON)."""
+    from ..targets.sql_execution import SqlEngineError, run_sources
+
+    try:
+        return run_sources(engine, pack, sources, options, emit)
+    except SqlEngineError as error:
+        raise CliError(f"--engine {engine}: {error}", EXIT_USAGE) from error
+
+
+class _AlertTally:
+    """Counts the alerts of a run per rule, for the summary (groups whose condition is false are not alerts)."""
+
+    def __init__(self) -> None:
+        self.by_rule: Counter[str] = Counter()
+
+    def watching(self, emit):
+        def observe(alert) -> None:
+            if getattr(alert, "condition", True):
+                self.by_rule[alert.rule_title] += 1
+            emit(alert)
+
+        return observe
+
+
+def _summary(pack, report: InputReport, tally: _AlertTally, seconds: float, engine: str) -> str:
+    alerts = sum(tally.by_rule.values())
+    rate = report.bytes_read / seconds / 1e6 if seconds > 0 else 0.0
+    lines = [
+        f"{len(pack)} {_plural(len(pack), 'rule')} on {engine}: "
+        f"{report.bytes_read:,} bytes, {report.events_decoded:,} events decoded "
+        f"in {seconds:.2f} s ({rate:,.1f} MB/s); {alerts:,} {_plural(alerts, 'alert')}"
+    ]
+    lines += [f"  {count:>8,}  {title}" for title, count in sorted(tally.by_rule.items(), key=_by_count)]
+    if report.has_offences:
+        lines.append(report.summary())
+    return "\n".join(lines)
+
+
+def _by_count(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
+
+
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else noun + "s"
+
+
+def _warn_about_time(report: InputReport, events_timed: int, time_field: str) -> None:
+    missing = report.counts[Reason.MISSING_TIMESTAMP]
+    if missing and not events_timed:
+        warn(
+            f"no matching event has a readable time field '{time_field}' ({missing:,} lack it): "
+            "they give no alerts; is --time-field right?"
+        )
 
 
 class _GroundTruth:
@@ -171,20 +256,3 @@ def _instant(text: str) -> str:
     import datetime as dt
 
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _run_sql(arguments: argparse.Namespace, pack, sources) -> int:
-    from ..engine.alerts import JsonLinesSink, TextSink
-    from ..targets.sql_execution import SqlEngineError, run_pack
-
-    paths = [str(source.path) if source.path is not None else "-" for source in sources]
-    truth = _GroundTruth(arguments.truth) if arguments.truth else None
-    with open_output(arguments.output) as stream:
-        sink = (TextSink if arguments.format == "text" else JsonLinesSink)(stream)
-        emit = truth.watching(sink.write) if truth else sink.write
-        try:
-            run_pack(arguments.engine, pack, paths, emit, every_group=arguments.every_group)
-        except SqlEngineError as error:
-            raise CliError(str(error), EXIT_USAGE) from error
-        sink.close()
-    return truth.verdict() if truth else EXIT_OK

@@ -90,25 +90,39 @@ class JsonLinesSink:
 
 
 class TextSink:
-    """A readable rendering for people at a terminal (``make demo``)."""
+    """A readable rendering for people at a terminal (``make demo``). Groups reported with
+    ``--every-group`` whose condition is false are shown as such, and not numbered or counted as alerts."""
 
     def __init__(self, stream: IO[bytes]):
         self.stream = stream
         self.count = 0
+        self.not_firing = 0
 
     def write(self, alert: Alert) -> None:
-        self.count += 1
-        self.stream.write((render_text(alert, self.count) + "\n").encode())
+        if isinstance(alert, CorrelationAlert) and not alert.condition:
+            self.not_firing += 1
+            number = None
+        else:
+            self.count += 1
+            number = self.count
+        self.stream.write((render_text(alert, number) + "\n").encode())
 
     def close(self) -> None:
         noun = "alert" if self.count == 1 else "alerts"
-        self.stream.write(f"{self.count} {noun}\n".encode())
+        text = f"{self.count} {noun}"
+        if self.not_firing:
+            text += (
+                f" ({self.not_firing} more {'group' if self.not_firing == 1 else 'groups'}: condition false)"
+            )
+        self.stream.write(f"{text}\n".encode())
         self.stream.flush()
 
 
-def render_text(alert: Alert, number: int) -> str:
+def render_text(alert: Alert, number: int | None) -> str:
+    """An alert as a few readable lines; ``number`` None for a group whose condition is false."""
     data = alert.to_dict()
-    lines = [f"#{number} [{data['level']}] {data['rule_title']}"]
+    heading = f"#{number}" if number is not None else "(condition false)"
+    lines = [f"{heading} [{data['level']}] {data['rule_title']}"]
     if isinstance(alert, CorrelationAlert):
         group = ", ".join(f"{name}={value}" for name, value in alert.group.items()) or "(all events)"
         lines.append(f"    group   {group}")

@@ -203,15 +203,13 @@ class Scan:
             return
         self.events_matched += 1
         time_us = rules.time(event)
-        if time_us <= MISSING_TIME:  # MISSING_TIME or BAD_TIME
+        if time_us <= MISSING_TIME:  # MISSING_TIME or BAD_TIME: no alert of any kind, counted
             reason = Reason.MISSING_TIMESTAMP if time_us == MISSING_TIME else Reason.BAD_TIMESTAMP
             self.report.add(reason, source, offset, bytes(raw[:EXCERPT_BYTES]))
-            time_us = None
+            return
         for index in matched:
             if rules.emits[index]:
-                self.emit(self._match_alert(index, event if whole else _whole_event(raw), time_us))
-        if time_us is None:
-            return
+                self.emit(self._match_alert(index, event if whole else whole_event(raw), time_us))
         masks: dict[int, int] = {}
         for index in matched:
             for plan_index, bit in rules.links[index]:
@@ -234,7 +232,7 @@ class Scan:
         plans = self.rules.plans
         return any((time_us // plans[i].span_us + 1) * plans[i].span_us <= self.watermark_us for i in masks)
 
-    def _match_alert(self, index: int, event: dict, time_us: int | None) -> MatchAlert:
+    def _match_alert(self, index: int, event: dict, time_us: int) -> MatchAlert:
         rule = self.rules.base_rules[index]
         fields = {}
         for name, get in self.rules.match_fields[index]:
@@ -286,7 +284,7 @@ def _line_spans(data: bytes) -> Iterator[tuple[int, int]]:
         start = end + 1
 
 
-def _whole_event(raw: bytes | memoryview) -> dict:
+def whole_event(raw: bytes | memoryview) -> dict:
     """The full event of a line decoded through the projection (for alerts that carry the event)."""
     event, _ = decode_line(bytes(raw))
     return event if event is not None else {}

@@ -439,10 +439,13 @@ class OktaSqlBackend(TextQueryBackend):
     # -- whole queries -------------------------------------------------------------------------------
 
     def finalize_query_default(self, rule: SigmaRule, query: str, index: int, state: ConversionState) -> str:
-        columns = sorted(rule_fields(rule) | {"uuid", self.default_time_field})
+        # the rule's `fields` too: a match alert carries them, as the engine's does
+        columns = sorted(rule_fields(rule) | set(rule.fields) | {"uuid", self.default_time_field})
         events = _EventsQuery(self.dialect, columns, self.default_time_field, self.events_path)
         return script(
-            events.statements(f"SELECT * FROM events WHERE coalesce({query}, false)\nORDER BY event_us")
+            events.statements(
+                f"SELECT * FROM events\nWHERE event_us IS NOT NULL AND coalesce({query}, false)\nORDER BY event_us"
+            )
         )
 
     def convert_aggregate(self, rule: AggregateCorrelationRule, *, every_group: bool = False) -> str:

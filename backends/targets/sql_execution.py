@@ -4,12 +4,18 @@ The queries are exactly what ``sigma-okta convert -t duckdb|spark`` prints; this
 them and turns their rows into the alerts the Python engine writes, so the three engines can be
 compared alert for alert (and the same rule pointed at a Spark cluster for data that outgrows one
 machine).
+
+:func:`run_pack` points the SQL at NDJSON files as they are (what a cluster job does);
+:func:`run_sources` first reads any input through the engine's input layer, so all three engines see
+the same events and report the same bad input (``sigma-okta run --engine``).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sigma.pipelines.okta.loader import RulePack
@@ -17,13 +23,17 @@ from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
 from sigma.pipelines.okta.standard import as_aggregate
 
 from ..engine.alerts import Alert, CorrelationAlert, MatchAlert
+from ..engine.input_report import InputReport
+from ..engine.runner import EngineOptions
+from ..engine.sources import Source
+from ..engine.staging import StagingError, stage_events
 from .sql import OktaDuckDBBackend, OktaSparkBackend, OktaSqlBackend
 
 ENGINES = ("duckdb", "spark")
 
 
 class SqlEngineError(Exception):
-    """The SQL engine cannot run this input (e.g. stdin) or is not installed."""
+    """The SQL engine cannot run this input or option, or is not installed."""
 
 
 def run_pack(
@@ -55,6 +65,35 @@ def run_pack(
     for alert in alerts:
         emit(alert)
     return count + len(alerts)
+
+
+def run_sources(
+    engine: str,
+    pack: RulePack,
+    sources: Sequence[Source],
+    options: EngineOptions,
+    emit: Callable[[Alert], None],
+) -> tuple[InputReport, int]:
+    """Evaluate ``pack`` with ``engine`` on any input the Python engine reads (NDJSON, .gz, JSON arrays
+    and documents, folders, stdin): the engine's input layer stages the events it keeps as one clean
+    NDJSON file (:mod:`~sigma.backends.okta.engine.staging`), and the SQL runs on that. Returns the input
+    report, the same as the Python engine's with ``options``, and the number of events staged.
+
+    Raises :class:`SqlEngineError` for an option the SQL cannot honour (another time field, a lateness).
+    """
+    if options.time_field != "published":
+        raise SqlEngineError(
+            f"--time-field {options.time_field}: the generated SQL reads the time from 'published' "
+            "(the System Log's field); use the python engine for another field"
+        )
+    with tempfile.TemporaryDirectory(prefix="sigma-okta-") as folder:
+        staged = Path(folder, "events.ndjson")
+        try:
+            report, events_staged = stage_events(pack, sources, staged, options)
+        except StagingError as error:
+            raise SqlEngineError(str(error)) from error
+        run_pack(engine, pack, [str(staged)], emit, every_group=options.every_group)
+    return report, events_staged
 
 
 def _backend(engine: str, paths: Sequence[str]) -> OktaSqlBackend:
