@@ -218,3 +218,74 @@ def test_pipelines_a_target_cannot_use_are_refused(arguments, message):
     done = sigma_okta("convert", *arguments)
     assert done.returncode == 2
     assert message in done.stderr.decode()
+
+
+WINDOWS_RULE = """\
+title: Windows Process (test)
+id: 5a0f3c1e-0000-4000-8000-0000000000c1
+logsource: {product: windows, category: process_creation}
+detection: {selection: {eventType: system.push.send_factor_verify_push}, condition: selection}
+level: high
+"""
+
+
+@pytest.mark.parametrize("command", [["run", "--events", "EVENTS"], ["convert", "-t", "splunk"]])
+def test_a_rule_for_another_logsource_is_skipped_with_a_message(tmp_path, events, command):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "windows.yml").write_text(WINDOWS_RULE)
+    arguments = [str(events) if part == "EVENTS" else part for part in command]
+    done = sigma_okta(*arguments[:1], str(folder), "rules", *arguments[1:])
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"{folder / 'windows.yml'}: rule 'Windows Process (test)' skipped: logsource product: windows, "
+        "category: process_creation is not Okta's System Log (--all-logsources runs it anyway)"
+    ) in done.stderr.decode()
+    assert b"Windows Process" not in done.stdout
+    forced = sigma_okta(*arguments[:1], str(folder), *arguments[1:], "--all-logsources")
+    assert forced.returncode == 0 and b"skipped" not in forced.stderr
+    if command[0] == "convert":
+        assert b"Windows Process (test)" in forced.stdout
+    else:  # the rule matches the two pushes: exactly the false positives the default avoids
+        assert sum(b"Windows Process (test)" in line for line in forced.stdout.splitlines()) == 2
+
+
+def test_rules_are_selected_by_name_tag_and_level(events):
+    def titles(*selection: str) -> list[str]:
+        done = sigma_okta("convert", "-t", "splunk", *selection)
+        assert done.returncode == 0, done.stderr
+        return [
+            line.split(" (")[0][4:] for line in done.stdout.decode().splitlines() if line.startswith("```")
+        ]
+
+    mismatch = "Okta Mismatch Between Source and Response for Verify Push Request"
+    # a correlation brings the rules it reads, which give no alerts of their own
+    assert titles("--rule", "okta_verify_push_source_response_mismatch") == [mismatch]
+    # a rule a correlation reads, selected without it, stands alone: its matches are alerts
+    assert titles("--rule", "Okta Verify Push Sent") == ["Okta Verify Push Sent"]
+    assert titles("--tag", "attack.t1621") == [mismatch]
+    assert titles("--min-level", "medium") == [mismatch]
+    assert titles("--min-level", "critical") == []
+    wrong = sigma_okta("run", "--rule", "okta_verify_push_source_response_mismatchh", "--events", str(events))
+    assert wrong.returncode == 2
+    assert b"did you mean 'okta_verify_push_source_response_mismatch'?" in wrong.stderr
+
+
+def test_from_and_to_select_events_by_time(tmp_path):
+    later = [push("s9", 3600 + 10), push("s9", 3600 + 40), response("s9", 3600 + 45, result="FAILURE")]
+    path = write_events(tmp_path / "events.jsonl", [*ATTACK, *later])
+
+    def sessions(*window: str) -> list[str]:
+        done = sigma_okta("run", "--events", str(path), "--quiet", *window)
+        assert done.returncode == 0, done.stderr
+        return [
+            json.loads(line)["group"]["authenticationContext.externalSessionId"]
+            for line in done.stdout.splitlines()
+        ]
+
+    assert sessions() == ["s1", "s9"]
+    assert sessions("--from", "2026-03-10T15:00:00Z") == ["s9"]
+    assert sessions("--to", "2026-03-10T15:00:00") == ["s1"]
+    assert sessions("--from", "2026-03-11") == []
+    bad = sigma_okta("run", "--events", str(path), "--from", "yesterday")
+    assert bad.returncode == 2 and b"'yesterday' is not a time like 2026-03-10" in bad.stderr

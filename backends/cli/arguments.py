@@ -17,6 +17,17 @@ def timespan(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a time span like 30s, 10m or 1h") from error
 
 
+def instant(text: str) -> int:
+    """An ISO 8601 time (``2026-03-10``, ``2026-03-10T14:00:00Z``; UTC unless it says otherwise), in
+    epoch microseconds."""
+    from ..engine.timestamps import MISSING_TIME, parse_time
+
+    micros = parse_time(text if "T" in text else text + "T00:00:00Z")
+    if micros <= MISSING_TIME:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time like 2026-03-10 or 2026-03-10T14:00:00Z")
+    return micros
+
+
 _SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
 _UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -41,3 +52,67 @@ def load_pack(paths: list[str]):
     from sigma.pipelines.okta.loader import load_bundled, load_rules
 
     return load_rules(paths) if paths else load_bundled()
+
+
+SKIPPED_SHOWN = 10  # a whole SigmaHQ checkout skips thousands of rules: name a few, count the rest
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    from sigma.pipelines.okta.selection import LEVELS
+
+    group = parser.add_argument_group("rule selection")
+    group.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this rule (name, id or title; repeatable), with the rules it correlates",
+    )
+    group.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="only rules with this tag (repeatable)"
+    )
+    group.add_argument(
+        "--min-level",
+        choices=list(LEVELS),
+        help="only rules of this level or higher (rules without one: not)",
+    )
+    group.add_argument(
+        "--all-logsources",
+        action="store_true",
+        help="also rules whose logsource is not Okta's System Log (skipped by default, with a message)",
+    )
+
+
+def load_selected_pack(arguments: argparse.Namespace):
+    """The rules of ``arguments.rules`` that the selection options keep; says on stderr which rules were
+    skipped and why, and warns when nothing is left."""
+    from sigma.pipelines.okta.selection import LEVELS, Selection, select_rules
+
+    from .output import CliError, note, warn
+
+    pack = load_pack(arguments.rules)
+    selection = Selection(
+        names=arguments.rule,
+        tags=arguments.tag,
+        min_level=LEVELS[arguments.min_level] if arguments.min_level else None,
+        all_logsources=arguments.all_logsources,
+    )
+    selected = select_rules(pack, selection)
+    if selected.unknown_names:
+        import difflib
+
+        name = selected.unknown_names[0]
+        close = difflib.get_close_matches(name, selected.known_names, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise CliError(f"--rule: no rule is named '{name}'{hint}")
+    for skipped in selected.skipped[:SKIPPED_SHOWN]:
+        note(str(skipped))
+    if len(selected.skipped) > SKIPPED_SHOWN:
+        note(f"... and {len(selected.skipped) - SKIPPED_SHOWN} more rules skipped")
+    if not len(selected.pack):
+        where = ", ".join(arguments.rules) or "the bundled pack"
+        if not len(pack):
+            warn(f"no rules found in {where}: nothing to do")
+        else:
+            warn(f"none of the {len(pack)} rules in {where} is selected: nothing to do")
+    return selected.pack

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .arguments import add_rules_argument, load_pack
+from .arguments import add_rules_argument, add_selection_arguments, load_selected_pack
 from .output import EXIT_OK, CliError
 
 
@@ -37,6 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "Sentinel analytics rules); schedules as in docs/semantics.md",
     )
     convert.add_argument("--output", "-o", metavar="DIR", help="write one file per rule into DIR")
+    add_selection_arguments(convert)
     convert.set_defaults(handler=_convert)
 
 
@@ -57,7 +58,7 @@ def _convert(arguments: argparse.Namespace) -> int:
             known = ", ".join(["query", *formats])
             raise CliError(f"target {target.name} has no format '{arguments.format}' (formats: {known})")
         suffix, render = formats[arguments.format]
-    pack = load_pack(arguments.rules)
+    pack = load_selected_pack(arguments)
     converted = convert_pack(pack, backend)
     if render is not None:
         from ..targets.artifacts import ArtifactError, table_of

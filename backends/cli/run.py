@@ -9,7 +9,14 @@ from collections import Counter
 from pathlib import Path
 
 from ..engine.input_report import InputReport, Reason
-from .arguments import add_rules_argument, load_pack, size, timespan
+from .arguments import (
+    add_rules_argument,
+    add_selection_arguments,
+    instant,
+    load_selected_pack,
+    size,
+    timespan,
+)
 from .output import (
     EXIT_BAD_INPUT,
     EXIT_NO_INPUT,
@@ -102,8 +109,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         "(for comparing engines and debugging thresholds)",
     )
     run.add_argument(
+        "--from",
+        dest="time_from",
+        type=instant,
+        metavar="TIME",
+        help="only events at or after TIME (ISO 8601, UTC unless given: 2026-03-10 or 2026-03-10T14:00:00Z)",
+    )
+    run.add_argument("--to", dest="time_to", type=instant, metavar="TIME", help="only events before TIME")
+    run.add_argument(
         "--quiet", "-q", action="store_true", help="no summary on stderr (warnings and errors still go there)"
     )
+    add_selection_arguments(run)
     run.set_defaults(handler=_run)
 
 
@@ -113,9 +129,7 @@ def _run(arguments: argparse.Namespace) -> int:
     from ..engine.sources import SourceError, expand_sources
 
     started = time.perf_counter()
-    pack = load_pack(arguments.rules)
-    if not len(pack):
-        warn(f"no rules found in {', '.join(arguments.rules)}: nothing to evaluate")
+    pack = load_selected_pack(arguments)
     try:
         sources = expand_sources(arguments.events)
     except SourceError as error:
@@ -128,6 +142,8 @@ def _run(arguments: argparse.Namespace) -> int:
         validate_all=arguments.strict,
         max_line_bytes=arguments.max_line_bytes,
         every_group=arguments.every_group,
+        time_from_us=arguments.time_from,
+        time_to_us=arguments.time_to,
     )
     truth = _GroundTruth(arguments.truth) if arguments.truth else None
     tally = _AlertTally()

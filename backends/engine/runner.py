@@ -53,6 +53,9 @@ class EngineOptions:
     parallel_min_bytes: int = 32 << 20  # smaller files are not worth a worker process
     every_group: bool = False  # report every group, also those whose condition is false (testing)
     projection: bool = True  # decode only the fields the rules read (False: whole events; same alerts)
+    # events outside [time_from_us, time_to_us) are not evaluated (``--from``/``--to``); not bad input
+    time_from_us: int | None = None
+    time_to_us: int | None = None
 
 
 @dataclass
@@ -90,6 +93,11 @@ class CompiledRules:
         self.time = compile_time_getter(options.time_field)
         self.uuid = compile_field("uuid")
         self.lateness_us = None if options.allowed_lateness is None else int(options.allowed_lateness * 1e6)
+        self.time_from_us = MISSING_TIME + 1 if options.time_from_us is None else options.time_from_us
+        self.time_to_us = 1 << 62 if options.time_to_us is None else options.time_to_us
+
+    def in_time_range(self, time_us: int) -> bool:
+        return self.time_from_us <= time_us < self.time_to_us
 
     def _scanner(self, options: EngineOptions) -> LineScanner | None:
         if not options.prefilter or options.validate_all:
@@ -206,6 +214,8 @@ class Scan:
         if time_us <= MISSING_TIME:  # MISSING_TIME or BAD_TIME: no alert of any kind, counted
             reason = Reason.MISSING_TIMESTAMP if time_us == MISSING_TIME else Reason.BAD_TIMESTAMP
             self.report.add(reason, source, offset, bytes(raw[:EXCERPT_BYTES]))
+            return
+        if not rules.in_time_range(time_us):
             return
         for index in matched:
             if rules.emits[index]:

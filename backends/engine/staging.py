@@ -59,6 +59,8 @@ class _StagingScan(Scan):
                 reason = Reason.MISSING_TIMESTAMP if time_us == MISSING_TIME else Reason.BAD_TIMESTAMP
                 self.report.add(reason, source, offset, bytes(raw[:EXCERPT_BYTES]))
             return
+        if not rules.in_time_range(time_us):
+            return
         self.output.write(orjson.dumps(event, option=_APPEND_NEWLINE))
         self.events_staged += 1
 
