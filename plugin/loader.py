@@ -23,7 +23,7 @@ from sigma.rule import SigmaRule
 from sigma.rule.base import SigmaYAMLLoader
 
 from .aggregate_parser import parse_aggregate, resolve_aggregate
-from .errors import AggregateRuleError, RulePackError
+from .errors import AggregateRuleError, RulePackError, in_rule_form, suggestion
 from .model import AggregateCorrelationRule
 from .yaml_positions import Document, read_documents
 
@@ -99,38 +99,45 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def load_rules(paths: Sequence[str | Path]) -> RulePack:
-    """Load and validate rule files and folders; raises :class:`RulePackError` listing every problem."""
+    """Load and validate rule files and folders; raises :class:`RulePackError` listing every problem of
+    every file at once, each as ``file:line:column: rule 'name': message``."""
     files = rule_files(paths)
     errors: list[SigmaError] = []
     parsed: list[SigmaRule | SigmaCorrelationRule | SigmaFilter] = []
+    documents_of: dict[int, Document] = {}
     aggregates: list[tuple[AggregateCorrelationRule, Document]] = []
     for path in files:
         try:
             documents = read_documents(path, SigmaYAMLLoader)
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
             errors.append(
-                AggregateRuleError(f"cannot read rules: {error}", source=_yaml_location(path, error))
+                AggregateRuleError(
+                    f"cannot read rules: {_yaml_problem(error)}", source=_yaml_location(path, error)
+                )
             )
             continue
         standard = [document for document in documents if not _is_aggregate(document.data)]
-        parsed.extend(_parse_standard(path, standard, errors))
+        parsed.extend(_parse_standard(path, standard, errors, documents_of))
         for document in documents:
             if _is_aggregate(document.data):
                 rule, problems = parse_aggregate(document)
                 errors.extend(problems)
                 if rule is not None:
                     aggregates.append((rule, document))
-    if errors:
-        raise RulePackError(errors)
-
-    _check_unique_identifiers([*parsed, *(rule for rule, _ in aggregates)], errors)
-    try:
-        collection = SigmaCollection(init_rules=parsed)
-    except SigmaError as error:  # an unknown reference in a standard correlation
-        errors.append(error)
-        collection = SigmaCollection(init_rules=parsed, resolve_references=False)
-    for rule, document in aggregates:
-        errors.extend(resolve_aggregate(rule, document, collection))
+    for rule in parsed:
+        if isinstance(rule, SigmaRule):
+            errors.extend(_condition_problems(rule, documents_of.get(id(rule))))
+    every_rule = [*parsed, *(rule for rule, _ in aggregates)]
+    _check_unique_identifiers(every_rule, errors)
+    known = _identifiers(every_rule)
+    for rule in parsed:
+        if isinstance(rule, SigmaCorrelationRule):
+            errors.extend(_reference_problems(rule, documents_of.get(id(rule)), known))
+    # pySigma stops at the first unknown reference: resolve only when every reference is known
+    collection = SigmaCollection(init_rules=parsed, resolve_references=not errors)
+    if not errors:
+        for rule, document in aggregates:
+            errors.extend(resolve_aggregate(rule, document, collection))
     if errors:
         raise RulePackError(errors)
     return RulePack(collection=collection, aggregates=[rule for rule, _ in aggregates], files=files)
@@ -145,7 +152,7 @@ def _is_aggregate(data: Any) -> bool:
 
 
 def _parse_standard(
-    path: Path, documents: list[Document], errors: list[SigmaError]
+    path: Path, documents: list[Document], errors: list[SigmaError], documents_of: dict[int, Document]
 ) -> list[SigmaRule | SigmaCorrelationRule | SigmaFilter]:
     """Parse Sigma's own documents with pySigma. A file that uses collection actions (`action: global`)
     is parsed as a whole so that pySigma applies them; otherwise each document on its own, so that
@@ -153,13 +160,13 @@ def _parse_standard(
     datas = [document.data for document in documents if document.data is not None]
     if not datas:
         return []
-    groups: list[tuple[list[Any], SigmaRuleLocation]]
+    groups: list[tuple[list[Any], SigmaRuleLocation, Document | None]]
     if any(isinstance(data, dict) and "action" in data for data in datas):
-        groups = [(datas, SigmaRuleLocation(path))]
+        groups = [(datas, SigmaRuleLocation(path), None)]
     else:
-        groups = [([d.data], SigmaRuleLocation(path, d.line)) for d in documents if d.data is not None]
+        groups = [([d.data], SigmaRuleLocation(path, d.line), d) for d in documents if d.data is not None]
     rules: list[SigmaRule | SigmaCorrelationRule | SigmaFilter] = []
-    for group, location in groups:
+    for group, location, document in groups:
         if not all(isinstance(data, dict) for data in group):
             errors.append(AggregateRuleError("a rule document must be a YAML mapping", source=location))
             continue
@@ -168,12 +175,50 @@ def _parse_standard(
                 group, collect_errors=True, source=location, collect_filters=True, resolve_references=False
             )
         except SigmaError as error:
-            errors.append(error)
+            errors.append(in_rule_form(error, document, location))
             continue
-        errors.extend(collection.errors)
-        rules.extend(collection.rules)
-        rules.extend(collection.filters)
+        errors.extend(in_rule_form(error, document, location) for error in collection.errors)
+        if collection.errors:
+            continue  # pySigma leaves a rule with errors half-built: checking it further only repeats
+        for rule in [*collection.rules, *collection.filters]:
+            if document is not None:
+                documents_of[id(rule)] = document
+            rules.append(rule)
     return rules
+
+
+def _condition_problems(rule: SigmaRule, document: Document | None) -> list[SigmaError]:
+    """pySigma parses conditions only when a rule is converted: parse them now, so that the loader
+    reports every file's problems at once."""
+    problems: list[SigmaError] = []
+    for condition in rule.detection.parsed_condition:
+        try:
+            condition.parsed  # noqa: B018 -- parsing is the check
+        except SigmaError as error:
+            problems.append(in_rule_form(error, document, rule.source))
+    return problems
+
+
+def _identifiers(rules: Iterable[Any]) -> set[str]:
+    return {str(key) for rule in rules for key in (rule.id, rule.name) if key is not None}
+
+
+def _reference_problems(
+    rule: SigmaCorrelationRule, document: Document | None, known: set[str]
+) -> list[SigmaError]:
+    problems: list[SigmaError] = []
+    for index, reference in enumerate(rule.rules):
+        name = str(reference.reference)
+        if name not in known:
+            where = document.locate(["correlation", "rules", index]) if document else rule.source
+            problems.append(
+                AggregateRuleError(
+                    f"unknown rule '{name}' (no rule has that id or name){suggestion(name, known)}",
+                    source=where,
+                    rule=rule.name or rule.title,
+                )
+            )
+    return problems
 
 
 def _check_unique_identifiers(rules: Iterable[Any], errors: list[SigmaError]) -> None:
@@ -193,8 +238,13 @@ def _check_unique_identifiers(rules: Iterable[Any], errors: list[SigmaError]) ->
                 )
             else:
                 seen[key] = rule
-    if errors:
-        raise RulePackError(errors)
+
+
+def _yaml_problem(error: Exception) -> str:
+    """A YAML error's own words, without PyYAML's "in '<unicode string>', line 2, column 12" lines."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem:
+        return f"{error.context}: {error.problem}" if error.context else error.problem
+    return str(error)
 
 
 def _yaml_location(path: Path, error: Exception) -> SigmaRuleLocation:

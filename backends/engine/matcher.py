@@ -49,7 +49,7 @@ from sigma.conditions import (
     ConditionOR,
     ConditionSelector,
 )
-from sigma.exceptions import SigmaConditionError, SigmaError
+from sigma.exceptions import SigmaConditionError
 from sigma.modifiers import SigmaBase64Modifier, SigmaBase64OffsetModifier, SigmaCaseSensitiveModifier
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import (
@@ -74,6 +74,7 @@ from sigma.types import (
 )
 
 from sigma.backends.okta.engine.fields import MISSING, compile_field
+from sigma.pipelines.okta.errors import AggregateRuleError
 from sigma.pipelines.okta.semantics import finite, text_of
 
 Predicate = Callable[[dict], bool]
@@ -82,7 +83,7 @@ TextTest = Callable[[str], bool]
 T = TypeVar("T")
 
 
-class UnsupportedRuleError(SigmaError):
+class UnsupportedRuleError(AggregateRuleError):
     """A rule uses a construct the engine cannot evaluate faithfully (never matched more weakly)."""
 
 
@@ -209,7 +210,7 @@ def compile_rule(rule: SigmaRule) -> Predicate:
 
 
 def _unsupported(rule: SigmaRule, what: str) -> UnsupportedRuleError:
-    return UnsupportedRuleError(f"rule '{rule.title}': the engine cannot evaluate {what}", source=rule.source)
+    return UnsupportedRuleError(f"the engine cannot evaluate {what}", source=rule.source, rule=rule.title)
 
 
 def compile_detection(rule: SigmaRule, detection: SigmaDetection) -> Predicate:
@@ -301,7 +302,7 @@ class _ValueGroups:
 
     def _unsupported(self, value: SigmaType, what: str) -> UnsupportedRuleError:
         where = f"field '{self.item.field}'" if self.item.field is not None else "a keyword"
-        return _unsupported(self.rule, f"{what} ({where}, value {value!r})")
+        return _unsupported(self.rule, f"{what} ({where}, value '{value}')")
 
     def text_tests(self) -> tuple[_StringShapes | None, TextTest | None]:
         """The caseless string shapes (over lowered text) and the exact test (over original text)."""

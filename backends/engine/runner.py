@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 from sigma.rule import SigmaRule
 
+from sigma.pipelines.okta.errors import RulePackError
 from sigma.pipelines.okta.loader import RulePack
 from sigma.pipelines.okta.semantics import text_of
 from sigma.pipelines.okta.standard import as_aggregate
@@ -30,7 +31,7 @@ from .decoding import decode_line
 from .documents import iter_document_events
 from .fields import MISSING, compile_field
 from .input_report import EXCERPT_BYTES, InputReport, Reason
-from .matcher import compile_rule, rule_fields, string_fields, uses_keywords
+from .matcher import UnsupportedRuleError, compile_rule, rule_fields, string_fields, uses_keywords
 from .parallel import run_parallel
 from .prefilter import LineScanner
 from .prefilter_clauses import necessary_clauses
@@ -71,7 +72,7 @@ class CompiledRules:
     def __init__(self, pack: RulePack, options: EngineOptions):
         self.options = options
         self.base_rules: list[SigmaRule] = pack.base_rules
-        self.predicates = [compile_rule(rule) for rule in self.base_rules]
+        self.predicates = _compile_every_rule(self.base_rules)
         correlations = [*pack.aggregates, *(as_aggregate(rule) for rule in pack.standard_correlations)]
         self.plans = [AggregatePlan(rule, order) for order, rule in enumerate(correlations)]
         # rules that feed a correlation without `generate: true` give no alerts of their own
@@ -121,6 +122,21 @@ class CompiledRules:
             for name in plan.rule.fields_read():
                 fields |= {plan.rule.event_field(name, index) for index in range(len(plan.rule.rules))}
         return EventProjection(fields, compared)
+
+
+def _compile_every_rule(rules: list[SigmaRule]) -> list[Callable[[dict], bool]]:
+    """The rules' predicates; every rule the engine cannot evaluate is reported at once, not the first."""
+    predicates, problems = [], []
+    for rule in rules:
+        try:
+            predicates.append(compile_rule(rule))
+        except UnsupportedRuleError as error:
+            problems.append(error)
+    if len(problems) > 1:
+        raise RulePackError(problems)
+    if problems:
+        raise problems[0]
+    return predicates
 
 
 class Scan:

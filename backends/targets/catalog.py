@@ -12,14 +12,17 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sigma.conversion.base import Backend
 from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.processing.resolver import ProcessingPipelineResolver
 from sigma.rule import SigmaRule, SigmaRuleBase
 
 from sigma.pipelines.okta import pipelines as okta_pipelines
+from sigma.pipelines.okta.errors import AggregateRuleError, RulePackError, in_rule_form
 from sigma.pipelines.okta.loader import RulePack
 from sigma.pipelines.okta.standard import as_aggregate
 
@@ -124,19 +127,41 @@ class Converted:
 def convert_pack(pack: RulePack, backend: Backend) -> list[Converted]:
     """Every rule that produces alerts: base rules on their own, standard and aggregate correlations."""
     converted: list[Converted] = []
+    problems: list[SigmaError] = []
     for rule in pack.base_rules:
         if rule._output:
             # a copy: pipelines change the rules they are applied to, and through a rule's links to
             # the correlations that use it (generate: true), those correlations' fields too
             copy = SigmaRule.from_dict(rule.to_dict())
             copy.source = rule.source
-            converted.extend(Converted(rule, str(query)) for query in backend.convert_rule(copy))
+            try:
+                converted.extend(Converted(rule, str(query)) for query in backend.convert_rule(copy))
+            except SigmaError as error:
+                problems.append(_located(error, rule))
     for correlation in pack.correlations:
         aggregate = (
             as_aggregate(correlation) if isinstance(correlation, SigmaCorrelationRule) else correlation
         )
-        converted.append(Converted(correlation, backend.convert_aggregate(aggregate)))
+        try:
+            converted.append(Converted(correlation, backend.convert_aggregate(aggregate)))
+        except SigmaError as error:
+            problems.append(_located(error, correlation))
+    if len(problems) > 1:
+        raise RulePackError(problems)
+    if problems:
+        raise problems[0]
     return converted
+
+
+def _located(error: SigmaError, rule: Any) -> SigmaError:
+    """A conversion error in the loader's form, naming the rule (pySigma's own name no rule)."""
+    if isinstance(error, AggregateRuleError):
+        if error.rule is None:
+            error.rule = rule.name or rule.title
+        return error
+    located = in_rule_form(error, None, error.source or rule.source)
+    located.rule = rule.name or rule.title
+    return located
 
 
 def rule_label(rule: SigmaRuleBase) -> str:

@@ -286,3 +286,40 @@ class TestValidation:
         aggregate = "risk: {object: user, score: 50}\n" + AGGREGATE
         error = load_text(tmp_path, aggregate)
         assert error is not None and "risk object 'user'" in str(error)
+
+
+class TestPySigmaErrorsInTheLoadersForm:
+    """pySigma's own errors (modifiers, conditions, references) in ``file:line:col: rule 'name': ...``
+    form, with a suggestion for a near miss, every file's at once."""
+
+    BROKEN = {
+        "modifier.yml": "title: Bad Modifier\nname: bad_modifier\nlogsource: {product: okta}\ndetection:\n  selection:\n"
+        "    eventType|startwith: user.\n  condition: selection\n",
+        "condition.yml": "title: Bad Condition\nlogsource: {product: okta}\ndetection:\n  selection:\n"
+        "    eventType: user.account.lock\n  condition: selectio\n",
+        "reference.yml": "title: Bad Reference\nname: bad_reference\ncorrelation:\n  type: event_count\n"
+        "  rules: [bad_condition, good_rul]\n  group-by: [actor.alternateId]\n  timespan: 10m\n"
+        "  condition: {gte: 3}\n",
+        "yaml.yml": "title: Broken YAML\ndetection: [unclosed\n",
+        "good.yml": "title: Good\nname: good_rule\nlogsource: {product: okta}\n"
+        "detection: {selection: {eventType: x}, condition: selection}\n",
+    }
+
+    def test_every_problem_of_a_folder_at_once(self, tmp_path):
+        for name, text in self.BROKEN.items():
+            (tmp_path / name).write_text(text)
+        with pytest.raises(RulePackError) as caught:
+            load_rules([tmp_path])
+        problems = sorted(str(error) for error in caught.value.errors)
+        assert problems == [
+            f"{tmp_path / 'condition.yml'}:6:14: rule 'Bad Condition': Detection 'selectio' not defined in "
+            "detections (did you mean 'selection'?)",
+            f"{tmp_path / 'modifier.yml'}:6:5: rule 'bad_modifier': Unknown modifier 'startwith' "
+            "(did you mean 'startswith'?)",
+            f"{tmp_path / 'reference.yml'}:5:11: rule 'bad_reference': unknown rule 'bad_condition' "
+            "(no rule has that id or name)",  # a rule without a name is known by its id only
+            f"{tmp_path / 'reference.yml'}:5:26: rule 'bad_reference': unknown rule 'good_rul' "
+            "(no rule has that id or name) (did you mean 'good_rule'?)",
+            f"{tmp_path / 'yaml.yml'}:3:1: cannot read rules: while parsing a flow sequence: did not find "
+            "expected ',' or ']'",
+        ]
