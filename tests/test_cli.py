@@ -289,3 +289,38 @@ def test_from_and_to_select_events_by_time(tmp_path):
     assert sessions("--from", "2026-03-11") == []
     bad = sigma_okta("run", "--events", str(path), "--from", "yesterday")
     assert bad.returncode == 2 and b"'yesterday' is not a time like 2026-03-10" in bad.stderr
+
+
+def test_keys_that_differ_from_the_rules_fields_only_in_case_are_named(tmp_path):
+    lowered = [{key.lower(): value for key, value in event.items()} for event in ATTACK]
+    path = write_events(tmp_path / "export.jsonl", lowered)
+    done = sigma_okta("run", "--events", str(path), "--quiet")
+    assert done.returncode == 0 and done.stdout == b""
+    warnings = done.stderr.decode()
+    assert "warning: events have 'eventtype' where the rules read 'eventType'" in warnings
+    assert "'authenticationcontext.externalSessionId' where the rules read " in warnings
+    assert "Sigma field names are case-sensitive" in warnings
+    clean = sigma_okta("run", "--events", str(write_events(tmp_path / "ok.jsonl", ATTACK)), "--quiet")
+    assert clean.stderr == b""
+
+
+def test_alerts_as_csv_and_as_a_table(events):
+    import csv
+    import io
+
+    done = sigma_okta("run", "--events", str(events), "--format", "csv", "--quiet")
+    (row,) = csv.DictReader(io.StringIO(done.stdout.decode()))
+    assert row["group"] == "s1" and row["level"] == "medium" and row["time"] == "2026-03-10T14:00:00.000Z"
+    assert row["metrics"].startswith("dc_ip=2, total_pushes=2, ")
+    table = sigma_okta("run", "--events", str(events), "--format", "table", "--quiet").stdout.decode()
+    header, rule, line = table.splitlines()
+    assert header.split() == ["time", "level", "rule_title", "group", "metrics", "event_id", "rule_id"]
+    assert set(rule) <= {"-", " "} and line.startswith("2026-03-10T14:00:00.000Z  medium  Okta Mismatch")
+
+
+def test_list_as_a_table_csv_or_json():
+    table = sigma_okta("list", "targets", "--format", "table").stdout.decode().splitlines()
+    assert table[0].split() == ["target", "language", "pipelines"] and len(table) == 7
+    rows = [json.loads(line) for line in sigma_okta("list", "pipelines").stdout.splitlines()]  # not a tty
+    assert {"pipeline": "okta_elastic", "time field": "@timestamp"}.items() <= rows[1].items()
+    assert sigma_okta("list", "targets", "--format", "csv").stdout.startswith(b"target,language,pipelines\n")

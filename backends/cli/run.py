@@ -52,9 +52,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--output", "-o", metavar="FILE", help="write alerts to FILE instead of stdout")
     run.add_argument(
         "--format",
-        choices=("json", "text"),
+        choices=("json", "text", "csv", "table"),
         default="json",
-        help="json: one alert per line (default); text: readable",
+        help="json: one alert per line (default); text: readable blocks; csv, table: one row per alert "
+        "(time, level, rule, group, metrics, event id)",
     )
     run.add_argument(
         "--engine",
@@ -124,7 +125,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(arguments: argparse.Namespace) -> int:
-    from ..engine.alerts import JsonLinesSink, TextSink
     from ..engine.runner import EngineOptions
     from ..engine.sources import SourceError, expand_sources
 
@@ -148,7 +148,7 @@ def _run(arguments: argparse.Namespace) -> int:
     truth = _GroundTruth(arguments.truth) if arguments.truth else None
     tally = _AlertTally()
     with open_output(arguments.output) as stream:
-        sink = (TextSink if arguments.format == "text" else JsonLinesSink)(stream)
+        sink = _sink(arguments.format, stream)
         emit = tally.watching(truth.watching(sink.write) if truth else sink.write)
         if arguments.engine == "python":
             report, events_timed = _run_python(pack, sources, options, emit)
@@ -158,9 +158,21 @@ def _run(arguments: argparse.Namespace) -> int:
     if not arguments.quiet:
         note(_summary(pack, report, tally, time.perf_counter() - started, arguments.engine))
     _warn_about_time(report, events_timed, arguments.time_field)
+    _warn_about_key_case(pack, sources, arguments.time_field)
     if arguments.strict and report.has_offences:
         raise CliError(f"--strict: bad input, first at {report.first}", EXIT_BAD_INPUT)
     return truth.verdict() if truth else EXIT_OK
+
+
+def _sink(format_name: str, stream):
+    from ..engine.alerts import ALERT_COLUMNS, JsonLinesSink, TextSink, alert_row
+    from .tables import RowSink
+
+    if format_name == "text":
+        return TextSink(stream)
+    if format_name in ("csv", "table"):
+        return RowSink(stream, format_name, ALERT_COLUMNS, alert_row)
+    return JsonLinesSink(stream)
 
 
 def _run_python(pack, sources, options, emit):
@@ -180,6 +192,17 @@ def _run_sql(engine: str, pack, sources, options, emit):
         return run_sources(engine, pack, sources, options, emit)
     except SqlEngineError as error:
         raise CliError(f"--engine {engine}: {error}", EXIT_USAGE) from error
+
+
+def _warn_about_key_case(pack, sources, time_field: str) -> None:
+    from ..engine.key_spelling import SAMPLE_EVENTS, keys_differing_in_case
+    from ..engine.runner import pack_fields
+
+    for spelled, name in keys_differing_in_case(sources, pack_fields(pack, time_field)).items():
+        warn(
+            f"events have '{spelled}' where the rules read '{name}' (in the first {SAMPLE_EVENTS:,} "
+            "events): Sigma field names are case-sensitive, so they never match"
+        )
 
 
 class _AlertTally:

@@ -73,6 +73,30 @@ class MatchAlert:
 
 Alert = CorrelationAlert | MatchAlert
 
+# One row per alert (CSV, tables): a correlation alert's time is its window's start, a match's the event's.
+ALERT_COLUMNS = ("time", "level", "rule_title", "group", "metrics", "event_id", "rule_id")
+
+
+def alert_row(alert: Alert) -> dict[str, str]:
+    """An alert as flat text cells (see :data:`ALERT_COLUMNS`): ``group`` its values, ``metrics`` k=v."""
+    data = alert.to_dict()
+    row = {
+        "level": data["level"] or "",
+        "rule_title": data["rule_title"],
+        "rule_id": data["rule_id"] or "",
+    }
+    if isinstance(alert, CorrelationAlert):
+        row["time"] = data["window"]["start"]
+        row["group"] = ", ".join(str(value) for value in alert.group.values())  # the names: in the rule
+        metrics = ", ".join(f"{name}={_short(value)}" for name, value in alert.metrics.items())
+        row["metrics"] = metrics if alert.condition else f"(condition false) {metrics}"
+        row["event_id"] = ""
+    else:
+        row["time"] = data["time"] or ""
+        row["group"] = row["metrics"] = ""
+        row["event_id"] = alert.event_id or ""
+    return row
+
 
 class JsonLinesSink:
     """Writes each alert as one JSON object on its own line."""

@@ -22,6 +22,7 @@ from sigma.rule import SigmaRule
 
 from sigma.pipelines.okta.errors import RulePackError
 from sigma.pipelines.okta.loader import RulePack
+from sigma.pipelines.okta.model import AggregateCorrelationRule
 from sigma.pipelines.okta.semantics import text_of
 from sigma.pipelines.okta.standard import as_aggregate
 
@@ -115,13 +116,29 @@ class CompiledRules:
         """Typed decoding of just the fields read, unless a keyword rule needs every value of the event."""
         if not self.options.projection or any(uses_keywords(rule) for rule in self.base_rules):
             return None
-        fields = {self.options.time_field, "uuid"}
-        for rule in self.base_rules:
-            fields |= rule_fields(rule)
-        for plan in self.plans:
-            for name in plan.rule.fields_read():
-                fields |= {plan.rule.event_field(name, index) for index in range(len(plan.rule.rules))}
-        return EventProjection(fields, compared)
+        return EventProjection(
+            fields_read(self.base_rules, [plan.rule for plan in self.plans], self.options.time_field),
+            compared,
+        )
+
+
+def fields_read(
+    base_rules: Iterable[SigmaRule], correlations: Iterable[AggregateCorrelationRule], time_field: str
+) -> set[str]:
+    """Every event field the rules and correlations read, the time field and ``uuid``."""
+    fields = {time_field, "uuid"}
+    for rule in base_rules:
+        fields |= rule_fields(rule)
+    for correlation in correlations:
+        for name in correlation.fields_read():
+            fields |= {correlation.event_field(name, index) for index in range(len(correlation.rules))}
+    return fields
+
+
+def pack_fields(pack: RulePack, time_field: str) -> set[str]:
+    """:func:`fields_read` of a whole pack (standard correlations as the engine evaluates them)."""
+    correlations = [*pack.aggregates, *(as_aggregate(rule) for rule in pack.standard_correlations)]
+    return fields_read(pack.base_rules, correlations, time_field)
 
 
 def _compile_every_rule(rules: list[SigmaRule]) -> list[Callable[[dict], bool]]:
