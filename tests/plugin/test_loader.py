@@ -288,25 +288,26 @@ class TestValidation:
         assert error is not None and "risk object 'user'" in str(error)
 
 
+BROKEN_RULES = {
+    "modifier.yml": "title: Bad Modifier\nname: bad_modifier\nlogsource: {product: okta}\ndetection:\n  selection:\n"
+    "    eventType|startwith: user.\n  condition: selection\n",
+    "condition.yml": "title: Bad Condition\nlogsource: {product: okta}\ndetection:\n  selection:\n"
+    "    eventType: user.account.lock\n  condition: selectio\n",
+    "reference.yml": "title: Bad Reference\nname: bad_reference\ncorrelation:\n  type: event_count\n"
+    "  rules: [bad_condition, good_rul]\n  group-by: [actor.alternateId]\n  timespan: 10m\n"
+    "  condition: {gte: 3}\n",
+    "yaml.yml": "title: Broken YAML\ndetection: [unclosed\n",
+    "good.yml": "title: Good\nname: good_rule\nlogsource: {product: okta}\n"
+    "detection: {selection: {eventType: x}, condition: selection}\n",
+}
+
+
 class TestPySigmaErrorsInTheLoadersForm:
     """pySigma's own errors (modifiers, conditions, references) in ``file:line:col: rule 'name': ...``
     form, with a suggestion for a near miss, every file's at once."""
 
-    BROKEN = {
-        "modifier.yml": "title: Bad Modifier\nname: bad_modifier\nlogsource: {product: okta}\ndetection:\n  selection:\n"
-        "    eventType|startwith: user.\n  condition: selection\n",
-        "condition.yml": "title: Bad Condition\nlogsource: {product: okta}\ndetection:\n  selection:\n"
-        "    eventType: user.account.lock\n  condition: selectio\n",
-        "reference.yml": "title: Bad Reference\nname: bad_reference\ncorrelation:\n  type: event_count\n"
-        "  rules: [bad_condition, good_rul]\n  group-by: [actor.alternateId]\n  timespan: 10m\n"
-        "  condition: {gte: 3}\n",
-        "yaml.yml": "title: Broken YAML\ndetection: [unclosed\n",
-        "good.yml": "title: Good\nname: good_rule\nlogsource: {product: okta}\n"
-        "detection: {selection: {eventType: x}, condition: selection}\n",
-    }
-
     def test_every_problem_of_a_folder_at_once(self, tmp_path):
-        for name, text in self.BROKEN.items():
+        for name, text in BROKEN_RULES.items():
             (tmp_path / name).write_text(text)
         with pytest.raises(RulePackError) as caught:
             load_rules([tmp_path])
