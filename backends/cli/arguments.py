@@ -99,12 +99,10 @@ def load_selected_pack(arguments: argparse.Namespace):
     )
     selected = select_rules(pack, selection)
     if selected.unknown_names:
-        import difflib
+        from sigma.pipelines.okta.errors import suggestion
 
         name = selected.unknown_names[0]
-        close = difflib.get_close_matches(name, selected.known_names, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise CliError(f"--rule: no rule is named '{name}'{hint}")
+        raise CliError(f"--rule: no rule is named '{name}'{suggestion(name, selected.known_names)}")
     for skipped in selected.skipped[:SKIPPED_SHOWN]:
         note(str(skipped))
     if len(selected.skipped) > SKIPPED_SHOWN:
