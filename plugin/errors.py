@@ -52,6 +52,14 @@ class RulePackError(SigmaError):
         return "\n".join(lines)
 
 
+def raise_together(problems: list[SigmaError]) -> None:
+    """Raise the problems found over several rules: one as itself (its type kept), several at once."""
+    if len(problems) > 1:
+        raise RulePackError(problems)
+    if problems:
+        raise problems[0]
+
+
 def suggestion(name: str, known: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``known``, or nothing."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 from sigma.rule import SigmaRule
 
-from sigma.pipelines.okta.errors import RulePackError
+from sigma.pipelines.okta.errors import raise_together
 from sigma.pipelines.okta.loader import RulePack
 from sigma.pipelines.okta.model import AggregateCorrelationRule
 from sigma.pipelines.okta.semantics import text_of
@@ -149,10 +149,7 @@ def _compile_every_rule(rules: list[SigmaRule]) -> list[Callable[[dict], bool]]:
             predicates.append(compile_rule(rule))
         except UnsupportedRuleError as error:
             problems.append(error)
-    if len(problems) > 1:
-        raise RulePackError(problems)
-    if problems:
-        raise problems[0]
+    raise_together(problems)
     return predicates
 
 

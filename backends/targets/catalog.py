@@ -22,7 +22,7 @@ from sigma.processing.resolver import ProcessingPipelineResolver
 from sigma.rule import SigmaRule, SigmaRuleBase
 
 from sigma.pipelines.okta import pipelines as okta_pipelines
-from sigma.pipelines.okta.errors import AggregateRuleError, RulePackError, in_rule_form
+from sigma.pipelines.okta.errors import AggregateRuleError, in_rule_form, raise_together
 from sigma.pipelines.okta.loader import RulePack
 from sigma.pipelines.okta.standard import as_aggregate
 
@@ -146,10 +146,7 @@ def convert_pack(pack: RulePack, backend: Backend) -> list[Converted]:
             converted.append(Converted(correlation, backend.convert_aggregate(aggregate)))
         except SigmaError as error:
             problems.append(_located(error, correlation))
-    if len(problems) > 1:
-        raise RulePackError(problems)
-    if problems:
-        raise problems[0]
+    raise_together(problems)
     return converted
 
 
