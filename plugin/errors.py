@@ -96,6 +96,18 @@ def in_rule_form(
     return AggregateRuleError(message, source=source, rule=title)
 
 
+def for_rule(error: SigmaError, rule: Any) -> AggregateRuleError:
+    """An error met while processing ``rule`` (converting or mapping it) in the loader's form, naming the
+    rule: pySigma's own errors name none."""
+    if isinstance(error, AggregateRuleError):
+        if error.rule is None:
+            error.rule = rule.name or rule.title
+        return error
+    located = in_rule_form(error, None, error.source or rule.source)
+    located.rule = rule.name or rule.title
+    return located
+
+
 def _key_with_modifier(detection: dict, modifier: str) -> list[str | int] | None:
     """The path, inside ``detection``, of the first field key that uses ``modifier``."""
 

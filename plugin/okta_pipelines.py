@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaTransformationError
 from sigma.modifiers import (
     SigmaAllModifier,
     SigmaContainsModifier,
@@ -309,41 +310,87 @@ def schema_of(pipeline: ProcessingPipeline | None) -> OktaSchema | None:
     return get_schema(str(schema))
 
 
-def aggregate_field_mapper(pipeline: ProcessingPipeline | None) -> Callable[[str], str]:
+#: The log source the mappers assume for an aggregate's fields when the caller names none.
+SYSTEM_LOG = SigmaLogSource(product="okta", service="okta")
+
+
+def aggregate_field_mapper(
+    pipeline: ProcessingPipeline | None, logsource: SigmaLogSource = SYSTEM_LOG
+) -> Callable[[str], str]:
     """Maps a raw field name of an ``aggregate`` correlation (group-by, collapse, metric, where and
-    output fields) as the pipeline maps rule fields; raises :class:`UnmappedFieldError`. The identity
-    when the pipeline has no Okta schema. Resolve alias names to event fields first."""
+    output fields) as the pipeline maps the fields of rules of ``logsource`` (the referenced rules').
+    Resolve alias names to event fields first.
+
+    An Okta schema pipeline answers from its schema (raising :class:`UnmappedFieldError`). Any other
+    pipeline is asked by applying a copy of it (the processing state of a conversion in progress stays
+    as it is) to a one-item rule on the field, so it follows whatever field-name transformations and
+    conditions the pipeline has; a field it drops or maps to several fields raises
+    :class:`SigmaTransformationError` naming it, as an aggregate field must be one field."""
     schema = schema_of(pipeline)
-    if schema is None:
+    if schema is not None:
+        return functools.partial(map_field, schema)
+    if pipeline is None or not pipeline.items:
         return _identity
-    return functools.partial(map_field, schema)
+    probing = copy.deepcopy(pipeline)
+    return functools.cache(functools.partial(_probe_field, probing, logsource))
+
+
+def _probe_field(pipeline: ProcessingPipeline, logsource: SigmaLogSource, name: str) -> str:
+    probe = _wrapper(
+        "field probe", logsource, SigmaDetection([SigmaDetectionItem(name, [], [SigmaString("x")])])
+    )
+    pipeline.apply(probe)
+    fields = _fields_of(probe.detection.detections[_WHERE])
+    if len(fields) == 1 and fields[0] is not None:
+        return fields[0]
+    if not any(fields):
+        raise SigmaTransformationError(f"the pipeline drops field '{name}', which an aggregate reads")
+    raise SigmaTransformationError(
+        f"the pipeline maps field '{name}' to several fields ({', '.join(map(repr, fields))}): an "
+        "aggregate's group-by, collapse, metric and output fields must each map to one"
+    )
+
+
+def _fields_of(detection: SigmaDetection) -> list[str | None]:
+    found: list[str | None] = []
+    for item in detection.detection_items:
+        found.extend(_fields_of(item) if isinstance(item, SigmaDetection) else [item.field])
+    return found
 
 
 def aggregate_detection_mapper(
-    pipeline: ProcessingPipeline | None,
+    pipeline: ProcessingPipeline | None, logsource: SigmaLogSource = SYSTEM_LOG
 ) -> Callable[[SigmaDetection], SigmaDetection]:
     """Maps a ``where`` detection of an ``aggregate`` metric (values and field names) as the pipeline
-    maps a rule's detection, returning a transformed copy; raises :class:`UnmappedFieldError` (or
-    :class:`UnmappedValueError` for a value the target cannot express). A copy, unchanged, when the
-    pipeline has no Okta schema."""
+    maps the detection of a rule of ``logsource``, returning a transformed copy; raises
+    :class:`UnmappedFieldError` (or :class:`UnmappedValueError` for a value the target cannot express).
+    A copy, unchanged, without a pipeline."""
     schema = schema_of(pipeline)
-    if schema is None:
+    if schema is not None:
+        return functools.partial(_map_detection, lambda: okta_pipeline(schema), logsource)
+    if pipeline is None:
         return copy.deepcopy
-    return functools.partial(_map_detection, schema)
+    return functools.partial(_map_detection, lambda: copy.deepcopy(pipeline), logsource)
 
 
 _WHERE = "where"
 
 
-def _map_detection(schema: OktaSchema, detection: SigmaDetection) -> SigmaDetection:
+def _wrapper(title: str, logsource: SigmaLogSource, detection: SigmaDetection) -> SigmaRule:
+    return SigmaRule(
+        title=title,
+        logsource=logsource,
+        detection=SigmaDetections(detections={_WHERE: detection}, condition=[_WHERE]),
+    )
+
+
+def _map_detection(
+    fresh_pipeline: Callable[[], ProcessingPipeline], logsource: SigmaLogSource, detection: SigmaDetection
+) -> SigmaDetection:
     # A fresh pipeline on a throwaway rule: applying the caller's pipeline would reset the processing
     # state of the conversion in progress.
-    wrapper = SigmaRule(
-        title="aggregate where",
-        logsource=SigmaLogSource(product="okta", service="okta"),
-        detection=SigmaDetections(detections={_WHERE: copy.deepcopy(detection)}, condition=[_WHERE]),
-    )
-    okta_pipeline(schema).apply(wrapper)
+    wrapper = _wrapper("aggregate where", logsource, copy.deepcopy(detection))
+    fresh_pipeline().apply(wrapper)
     return wrapper.detection.detections[_WHERE]
 
 

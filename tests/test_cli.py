@@ -324,3 +324,23 @@ def test_list_as_a_table_csv_or_json():
     rows = [json.loads(line) for line in sigma_okta("list", "pipelines").stdout.splitlines()]  # not a tty
     assert {"pipeline": "okta_elastic", "time field": "@timestamp"}.items() <= rows[1].items()
     assert sigma_okta("list", "targets", "--format", "csv").stdout.startswith(b"target,language,pipelines\n")
+
+
+def test_a_pipeline_runs_the_rules_on_events_stored_in_its_schema(tmp_path):
+    from schema_storage import stored_as
+
+    stored = write_events(tmp_path / "sentinel.jsonl", [stored_as("okta_sentinel_legacy", e) for e in ATTACK])
+    raw = sigma_okta("run", "--events", str(tmp_path / "sentinel.jsonl"), "--quiet")
+    assert raw.returncode == 0 and raw.stdout == b""  # the raw field names find nothing there
+    done = sigma_okta("run", "--events", str(stored), "-p", "okta_sentinel_legacy", "--quiet")
+    assert done.returncode == 0, done.stderr
+    (alert,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert alert["group"] == {"authenticationContext_externalSessionId_s": "s1"}
+    assert alert["window"]["start"] == "2026-03-10T14:00:00.000Z"  # time read from published_t
+    refused = sigma_okta("run", "--events", str(stored), "-p", "okta_sentinel_legacy", "--engine", "duckdb")
+    assert refused.returncode == 2 and b"--engine duckdb cannot use --pipeline" in refused.stderr
+    missing = sigma_okta("run", "--events", str(stored), "-p", "nope.yml")
+    assert missing.returncode == 2 and b"pipeline file 'nope.yml' not found" in missing.stderr
+    elastic = sigma_okta("run", "--events", str(stored), "-p", "okta_elastic")
+    assert elastic.returncode == 2
+    assert b"collapse field 'debugContext.debugData.behaviors' is stored by okta_elastic" in elastic.stderr

@@ -61,7 +61,7 @@ from sigma.pipelines.okta.expression import (
     substitute,
 )
 from sigma.pipelines.okta.model import AggregateCorrelationRule, Metric, MetricKind
-from sigma.pipelines.okta.okta_pipelines import aggregate_field_mapper, schema_of
+from sigma.pipelines.okta.okta_pipelines import SYSTEM_LOG, aggregate_field_mapper, schema_of
 from sigma.pipelines.okta.semantics import NULL_TEXT
 
 from .base_values import processing_pipeline
@@ -303,7 +303,9 @@ def plan_aggregate(
     render_row = render_where or (lambda sigma_rule, _: render(sigma_rule))
     pipeline = processing_pipeline(backend)
     schema = schema_of(pipeline)
-    map_field = aggregate_field_mapper(pipeline)
+    map_field = aggregate_field_mapper(
+        pipeline, rule.referenced_rules[0].logsource if rule.rules else SYSTEM_LOG
+    )
     count = len(rule.rules)
 
     def field_ref(name: str) -> FieldRef:

@@ -12,7 +12,6 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sigma.conversion.base import Backend
 from sigma.correlations import SigmaCorrelationRule
@@ -22,7 +21,7 @@ from sigma.processing.resolver import ProcessingPipelineResolver
 from sigma.rule import SigmaRule, SigmaRuleBase
 
 from sigma.pipelines.okta import pipelines as okta_pipelines
-from sigma.pipelines.okta.errors import AggregateRuleError, in_rule_form, raise_together
+from sigma.pipelines.okta.errors import for_rule, raise_together
 from sigma.pipelines.okta.loader import RulePack
 from sigma.pipelines.okta.standard import as_aggregate
 
@@ -137,7 +136,7 @@ def convert_pack(pack: RulePack, backend: Backend) -> list[Converted]:
             try:
                 converted.extend(Converted(rule, str(query)) for query in backend.convert_rule(copy))
             except SigmaError as error:
-                problems.append(_located(error, rule))
+                problems.append(for_rule(error, rule))
     for correlation in pack.correlations:
         aggregate = (
             as_aggregate(correlation) if isinstance(correlation, SigmaCorrelationRule) else correlation
@@ -145,20 +144,9 @@ def convert_pack(pack: RulePack, backend: Backend) -> list[Converted]:
         try:
             converted.append(Converted(correlation, backend.convert_aggregate(aggregate)))
         except SigmaError as error:
-            problems.append(_located(error, correlation))
+            problems.append(for_rule(error, correlation))
     raise_together(problems)
     return converted
-
-
-def _located(error: SigmaError, rule: Any) -> SigmaError:
-    """A conversion error in the loader's form, naming the rule (pySigma's own name no rule)."""
-    if isinstance(error, AggregateRuleError):
-        if error.rule is None:
-            error.rule = rule.name or rule.title
-        return error
-    located = in_rule_form(error, None, error.source or rule.source)
-    located.rule = rule.name or rule.title
-    return located
 
 
 def rule_label(rule: SigmaRuleBase) -> str:

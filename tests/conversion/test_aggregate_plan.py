@@ -326,3 +326,26 @@ def test_a_target_without_boolean_values_refuses_a_boolean_derived_value(tmp_pat
 def test_kql_holds_a_boolean_derived_value(tmp_path) -> None:
     query = OktaKustoBackend(okta_sentinel_pipeline()).convert_aggregate(aggregate(tmp_path, **DEEP))
     assert "| where not(coalesce(deep, true))\n" in query
+
+
+RENAMING = f"""\
+name: renamed export
+transformations:
+  - type: field_name_mapping
+    mapping:
+      {SESSION}: session
+      {IP}: ip
+"""
+
+
+def test_a_pipeline_without_an_okta_schema_maps_the_aggregates_fields_as_it_maps_the_rules(tmp_path) -> None:
+    from sigma.processing.pipeline import ProcessingPipeline
+
+    from sigma.backends.okta.targets.sql import OktaDuckDBBackend
+
+    backend = OktaDuckDBBackend(ProcessingPipeline.from_yaml(RENAMING))
+    query = plan_aggregate(
+        aggregate(tmp_path, **COLLAPSED), backend, "duckdb", default_time_field="published"
+    )
+    assert [ref.per_rule for ref in query.group_by] == [("session", "session")]
+    assert [ref.per_rule for ref in query.collapse.fields] == [("session",) * 2, ("ip",) * 2, (RESULT,) * 2]
