@@ -344,3 +344,14 @@ def test_a_pipeline_runs_the_rules_on_events_stored_in_its_schema(tmp_path):
     elastic = sigma_okta("run", "--events", str(stored), "-p", "okta_elastic")
     assert elastic.returncode == 2
     assert b"collapse field 'debugContext.debugData.behaviors' is stored by okta_elastic" in elastic.stderr
+
+
+def test_progress_is_drawn_when_asked_for_and_cleared_before_the_summary(events):
+    done = sigma_okta("run", "--events", str(events), "--progress")
+    assert done.returncode == 0
+    stderr = done.stderr.decode()
+    assert stderr.startswith("\r\x1b[K[") and "100%" in stderr
+    assert "\r\x1b[K3 rules on python: " in stderr  # the line is cleared, then the summary
+    assert (
+        sigma_okta("run", "--events", str(events)).stderr.decode().startswith("3 rules on python")
+    )  # no tty

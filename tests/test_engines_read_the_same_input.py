@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import orjson
 import pytest
 from okta_builders import NEW_BOTH, push, response
 from shared_corpus import OKTA_SAMPLES, SIGMAHQ_OKTA_RULES
+from sql_engines import SQL_ENGINES
 
 from sigma.backends.okta.engine.input_report import InputReport, Reason
 from sigma.backends.okta.engine.runner import Engine, EngineOptions
@@ -25,12 +25,6 @@ from sigma.backends.okta.engine.sources import expand_sources
 from sigma.backends.okta.targets.sql_execution import SqlEngineError, run_sources
 from sigma.pipelines.okta.loader import bundled_rules_path, load_rules
 
-ENGINES = [
-    "duckdb",
-    pytest.param(
-        "spark", marks=pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs a Java runtime")
-    ),
-]
 LOCKOUT_RULE = """\
 title: Account Locked Out (test)
 id: 5a0f3c1e-0000-4000-8000-00000000000a
@@ -130,7 +124,7 @@ def sql_run(engine, pack, sources, options):
     return comparable(alerts), report_of(report)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", SQL_ENGINES)
 @pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
 def test_every_input_form_and_bad_line_gives_the_same_alerts_and_report(engine, strict, inputs, pack):
     sources = expand_sources([str(inputs)])
@@ -151,7 +145,7 @@ def test_every_input_form_and_bad_line_gives_the_same_alerts_and_report(engine, 
 
 @pytest.mark.shared
 @pytest.mark.skipif(not SIGMAHQ_OKTA_RULES.is_dir(), reason="../shared is absent")
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", SQL_ENGINES)
 def test_the_real_format_samples_give_the_same_alerts_and_report(engine):
     rules = [path for path in SIGMAHQ_OKTA_RULES.glob("*.yml") if "impersonation" not in path.name]
     pack = load_rules([bundled_rules_path(), *rules])  # impersonation needs a user's placeholder values

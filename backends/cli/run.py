@@ -132,6 +132,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--quiet", "-q", action="store_true", help="no summary on stderr (warnings and errors still go there)"
     )
+    run.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar on stderr while reading (default: on a terminal, for runs over a second)",
+    )
     add_selection_arguments(run)
     run.set_defaults(handler=_run)
 
@@ -162,13 +168,18 @@ def _run(arguments: argparse.Namespace) -> int:
     )
     truth = _GroundTruth(arguments.truth) if arguments.truth else None
     tally = _AlertTally()
+    progress = _progress_bar(arguments, sources)
     with open_output(arguments.output) as stream:
         sink = _sink(arguments.format, stream)
         emit = tally.watching(truth.watching(sink.write) if truth else sink.write)
-        if arguments.engine == "python":
-            report, events_timed = _run_python(pack, sources, options, emit)
-        else:
-            report, events_timed = _run_sql(arguments.engine, pack, sources, options, emit)
+        try:
+            if arguments.engine == "python":
+                report, events_timed = _run_python(pack, sources, options, emit, progress)
+            else:
+                report, events_timed = _run_sql(arguments.engine, pack, sources, options, emit, progress)
+        finally:
+            if progress is not None:
+                progress.close()
         sink.close()
     if not arguments.quiet:
         note(_summary(pack, report, tally, time.perf_counter() - started, arguments.engine))
@@ -221,21 +232,33 @@ def _sink(format_name: str, stream):
     return JsonLinesSink(stream)
 
 
-def _run_python(pack, sources, options, emit):
+def _progress_bar(arguments: argparse.Namespace, sources):
+    """A progress bar when asked for, or by default on a terminal (never with --quiet)."""
+    from .progress import QUIET_START, ProgressBar, known_total
+
+    wanted = (
+        arguments.progress if arguments.progress is not None else sys.stderr.isatty() and not arguments.quiet
+    )
+    if not wanted:
+        return None
+    return ProgressBar(sys.stderr, known_total(sources), delay=0.0 if arguments.progress else QUIET_START)
+
+
+def _run_python(pack, sources, options, emit, progress):
     """The streaming engine; returns the input report and how many matched events had a readable time."""
     from ..engine.runner import Engine
 
-    result = Engine(pack, options).run(sources, emit)
+    result = Engine(pack, options).run(sources, emit, progress)
     unreadable = result.report.counts[Reason.MISSING_TIMESTAMP] + result.report.counts[Reason.BAD_TIMESTAMP]
     return result.report, result.events_matched - unreadable
 
 
-def _run_sql(engine: str, pack, sources, options, emit):
+def _run_sql(engine: str, pack, sources, options, emit, progress):
     """DuckDB or Spark on the events as the engine's input layer reads them (staged as clean NDJSON)."""
     from ..targets.sql_execution import SqlEngineError, run_sources
 
     try:
-        return run_sources(engine, pack, sources, options, emit)
+        return run_sources(engine, pack, sources, options, emit, progress)
     except SqlEngineError as error:
         raise CliError(f"--engine {engine}: {error}", EXIT_USAGE) from error
 

@@ -20,7 +20,7 @@ import multiprocessing
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from .alerts import Alert, CorrelationAlert
@@ -53,25 +53,37 @@ class WorkerResult:
 
 
 def run_parallel(
-    rules: Any, tasks: Sequence[Task], report: InputReport, workers: int, emit: Callable[[Alert], None]
+    rules: Any,
+    tasks: Sequence[Task],
+    report: InputReport,
+    workers: int,
+    emit: Callable[[Alert], None],
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Read ``tasks`` on ``workers`` processes; emit rule matches in input order, then correlation
-    alerts in (window, rule, group) order. Returns the number of events that matched a rule."""
+    alerts in (window, rule, group) order. Returns the number of events that matched a rule.
+    ``progress`` gets the bytes all workers have read, while they read."""
     global _RULES
     _RULES = rules
     context = multiprocessing.get_context("fork")
     shares = _balance(tasks, workers)
+    # one slot per worker, written only by that worker: no lock
+    bytes_read = context.Array("q", len(shares), lock=False)
     connections: list[Connection] = []
     processes = []
     try:
-        for share in shares:
+        for slot, share in enumerate(shares):
             parent_end, child_end = context.Pipe()
-            process = context.Process(target=_worker, args=(child_end, share, report.fork()), daemon=True)
+            process = context.Process(
+                target=_worker, args=(child_end, share, report.fork(), bytes_read, slot), daemon=True
+            )
             process.start()
             child_end.close()
             connections.append(parent_end)
             processes.append(process)
 
+        if progress is not None:
+            _report_progress(connections, bytes_read, progress)
         first: list[WorkerReport] = [_receive(connection) for connection in connections]
         holders: list[dict[tuple, int]] = [{} for _ in rules.plans]
         for answer in first:
@@ -111,13 +123,31 @@ def run_parallel(
     return sum(answer.events_matched for answer in first)
 
 
-def _worker(connection: Connection, share: list[tuple[int, Task]], report: InputReport) -> None:
+def _report_progress(connections: list[Connection], bytes_read: Any, progress: Callable[[int], None]) -> None:
+    """Until every worker has answered (or failed), pass on the bytes they have read, a few times a second."""
+    waiting = list(connections)
+    while waiting:
+        ready = set(wait(waiting, timeout=PROGRESS_INTERVAL))
+        waiting = [connection for connection in waiting if connection not in ready]
+        progress(sum(bytes_read))
+
+
+PROGRESS_INTERVAL = 0.25  # seconds
+
+
+def _worker(
+    connection: Connection, share: list[tuple[int, Task]], report: InputReport, bytes_read: Any, slot: int
+) -> None:
     from .runner import Scan
+
+    def publish(count: int) -> None:
+        bytes_read[slot] = count
 
     try:
         by_task: dict[int, list[Alert]] = {}
         current: list[Alert] = []
         scan = Scan(_RULES, report, lambda alert: current.append(alert))
+        scan.progress = publish
         for index, (source, start, end) in share:
             current = by_task.setdefault(index, [])
             scan.emit = current.append

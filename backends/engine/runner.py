@@ -168,6 +168,9 @@ class Scan:
         self.watermark_us: int | None = None
         self.events_matched = 0
         self.unscanned_chunks = 0
+        #: called with the bytes read so far after each chunk (for a progress bar): once per chunk of
+        #: megabytes, never per event
+        self.progress: Callable[[int], None] | None = None
 
     # --- sources ----------------------------------------------------------------------------------
 
@@ -175,6 +178,8 @@ class Scan:
         if is_document(source, self.report):
             for offset, event in iter_document_events(source, self.report):
                 self.event(event, True, source, offset, b"")
+            if self.progress is not None:
+                self.progress(self.report.bytes_read)
             return
         options = self.rules.options
         for chunk in iter_chunks(
@@ -188,6 +193,8 @@ class Scan:
             self.chunk(chunk, source)
             if self.rules.lateness_us is not None:
                 self.close_ripe_windows()
+            if self.progress is not None:
+                self.progress(self.report.bytes_read)
 
     def chunk(self, chunk: Chunk, source: Source) -> None:
         data = chunk.data
@@ -357,13 +364,21 @@ class Engine:
     def __post_init__(self) -> None:
         self.rules = CompiledRules(self.pack, self.options)
 
-    def run(self, sources: Sequence[Source], emit: Callable[[Alert], None]) -> RunResult:
+    def run(
+        self,
+        sources: Sequence[Source],
+        emit: Callable[[Alert], None],
+        progress: Callable[[int], None] | None = None,
+    ) -> RunResult:
+        """Evaluate the pack on ``sources``, emitting alerts; ``progress`` is called now and then with the
+        bytes read so far (by every worker)."""
         report = InputReport(sources)
         tasks = self._tasks(sources)
         if self._parallel(tasks):
-            events_matched = run_parallel(self.rules, tasks, report, self.workers(), emit)
+            events_matched = run_parallel(self.rules, tasks, report, self.workers(), emit, progress)
         else:
             scan = Scan(self.rules, report, emit)
+            scan.progress = progress
             for source, start, end in tasks:
                 scan.read(source, start, end)
             for alert in scan.complete():

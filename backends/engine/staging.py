@@ -16,7 +16,7 @@ Events whose time cannot be read are not staged: they give no alert in any engin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -66,10 +66,15 @@ class _StagingScan(Scan):
 
 
 def stage_events(
-    pack: RulePack, sources: Sequence[Source], path: Path, options: EngineOptions
+    pack: RulePack,
+    sources: Sequence[Source],
+    path: Path,
+    options: EngineOptions,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[InputReport, int]:
     """Read ``sources`` as :class:`~.runner.Engine` would with ``options`` and write the events kept to
     the NDJSON file ``path``. Returns the input report (line numbers resolved) and the events staged.
+    ``progress`` is called now and then with the bytes read so far.
 
     Raises :class:`StagingError` for ``allowed_lateness``: it decides which events count by their order
     in a stream, which a batch query over the staged file cannot reproduce.
@@ -80,6 +85,7 @@ def stage_events(
     report = InputReport(sources)
     with open(path, "wb") as output:
         scan = _StagingScan(rules, report, output)
+        scan.progress = progress
         for source in sources:
             scan.read(source)
     report.resolve_line_numbers()

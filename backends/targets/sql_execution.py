@@ -73,11 +73,13 @@ def run_sources(
     sources: Sequence[Source],
     options: EngineOptions,
     emit: Callable[[Alert], None],
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[InputReport, int]:
     """Evaluate ``pack`` with ``engine`` on any input the Python engine reads (NDJSON, .gz, JSON arrays
     and documents, folders, stdin): the engine's input layer stages the events it keeps as one clean
     NDJSON file (:mod:`~sigma.backends.okta.engine.staging`), and the SQL runs on that. Returns the input
     report, the same as the Python engine's with ``options``, and the number of events staged.
+    ``progress`` follows the staging (bytes read so far), not the SQL.
 
     Raises :class:`SqlEngineError` for an option the SQL cannot honour (another time field, a lateness).
     """
@@ -89,7 +91,7 @@ def run_sources(
     with tempfile.TemporaryDirectory(prefix="sigma-okta-") as folder:
         staged = Path(folder, "events.ndjson")
         try:
-            report, events_staged = stage_events(pack, sources, staged, options)
+            report, events_staged = stage_events(pack, sources, staged, options, progress)
         except StagingError as error:
             raise SqlEngineError(str(error)) from error
         run_pack(engine, pack, [str(staged)], emit, every_group=options.every_group)

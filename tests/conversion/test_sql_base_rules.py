@@ -7,12 +7,12 @@ events, and SigmaHQ's Okta rules on the real-format samples of ../shared when it
 from __future__ import annotations
 
 import random
-import shutil
 from pathlib import Path
 
 import orjson
 import pytest
 from shared_corpus import CORPUS
+from sql_engines import SQL_ENGINES
 
 from sigma.backends.okta.engine.documents import iter_document_events
 from sigma.backends.okta.engine.sources import expand_sources, is_document
@@ -21,12 +21,6 @@ from sigma.pipelines.okta.loader import load_rules
 
 HERE = Path(__file__).parent
 SHARED = CORPUS
-ENGINES = [
-    "duckdb",
-    pytest.param(
-        "spark", marks=pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs a Java runtime")
-    ),
-]
 
 
 def varied_events(count: int = 400, seed: int = 4) -> list[dict]:
@@ -117,7 +111,7 @@ def varied(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", SQL_ENGINES)
 def test_every_modifier_matches_the_same_events(engine, varied):
     pack = load_rules([HERE / "rules" / "modifiers.yml"])
     expected = engine_matches(pack, varied)
@@ -149,7 +143,7 @@ def samples(tmp_path_factory) -> Path:
 
 @pytest.mark.shared
 @pytest.mark.skipif(not (SHARED / "sigmahq-okta-rules").is_dir(), reason="../shared is absent")
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", SQL_ENGINES)
 def test_sigmahq_okta_rules_on_the_samples(engine, samples, tmp_path):
     rules = [
         path for path in (SHARED / "sigmahq-okta-rules").glob("*.yml") if "impersonation" not in path.name

@@ -8,7 +8,6 @@ every threshold and odd event shapes, and (DuckDB) random sessions from hypothes
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import orjson
@@ -25,18 +24,13 @@ from okta_builders import (
     run_engine,
     write_events,
 )
+from sql_engines import SQL_ENGINES
 
 from sigma.backends.okta.generator import GeneratorConfig, write_dataset
 from sigma.backends.okta.targets.sql_execution import run_pack
 from sigma.pipelines.okta.loader import load_bundled, load_rules
 
 CONSTRUCTS = Path(__file__).parent / "rules" / "constructs.yml"
-ENGINES = [
-    "duckdb",
-    pytest.param(
-        "spark", marks=pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs a Java runtime")
-    ),
-]
 
 
 def sql_alerts(engine: str, pack, paths: list[str]) -> list[dict]:
@@ -141,7 +135,7 @@ def edges(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", SQL_ENGINES)
 @pytest.mark.parametrize("rules", ["bundled", "constructs"])
 def test_generated_sessions(engine, rules, packs, generated, tmp_path):
     pack = packs[rules]
@@ -150,7 +144,7 @@ def test_generated_sessions(engine, rules, packs, generated, tmp_path):
     assert differences(expected, sql_alerts(engine, pack, [str(generated)])) == []
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", SQL_ENGINES)
 @pytest.mark.parametrize("rules", ["bundled", "constructs"])
 def test_threshold_sessions_and_odd_shapes(engine, rules, packs, edges, tmp_path):
     pack = packs[rules]
@@ -245,7 +239,7 @@ correlation:
 """
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", SQL_ENGINES)
 def test_boolean_derived_values(engine, generated, tmp_path):
     from sigma.pipelines.okta.loader import bundled_rules_path
 
@@ -279,7 +273,7 @@ def non_finite_events() -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", SQL_ENGINES)
 def test_non_finite_numbers_are_not_numbers(engine, tmp_path):
     # docs/aggregate-correlation.md: a number beyond the double range is not a number (kept as its text,
     # counted as non_finite_number), and a sum or average beyond it is null: the same in every engine
@@ -298,7 +292,7 @@ def test_non_finite_numbers_are_not_numbers(engine, tmp_path):
     assert differences(expected, sql_alerts(engine, pack, [str(path)])) == []
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", SQL_ENGINES)
 def test_standard_correlations_do_not_group_events_without_the_group_by_value(engine, tmp_path):
     # Sigma's reading (and pySigma-backend-sqlite's, and `stats ... by`): an event lacking a group-by
     # field is not correlated; `aggregate` rules keep Splunk's fillnull NULL group (group-by-missing)
