@@ -31,8 +31,8 @@ RAW_TIME_FIELD = "published"
 
 @dataclass
 class MappedPack:
-    """The pack as the pipeline maps it, the time field it maps ``published`` to, and the rules no
-    processing item applied to (they keep the raw field names, which is worth a word to the user)."""
+    """The pack as the pipeline maps it, the time field it maps ``published`` to, and the rules an Okta
+    schema pipeline did not apply to (they keep the raw field names, which is worth a word to the user)."""
 
     pack: RulePack
     time_field: str
@@ -45,6 +45,7 @@ def apply_to_pack(pack: RulePack, pipeline: ProcessingPipeline) -> MappedPack:
     mapped = copy.deepcopy(pack)  # one copy keeps the links from correlations to their rules
     problems: list[SigmaError] = []
     untouched: list[str] = []
+    renames = schema_of(pipeline) is not None  # a pipeline that only fills placeholders may skip rules
     for rule in mapped.collection.rules:
         if not isinstance(rule, SigmaRule | SigmaCorrelationRule):
             continue
@@ -53,7 +54,7 @@ def apply_to_pack(pack: RulePack, pipeline: ProcessingPipeline) -> MappedPack:
         except SigmaError as error:
             problems.append(for_rule(error, rule))
             continue
-        if not any(pipeline.applied):
+        if renames and not any(pipeline.applied):
             untouched.append(rule.name or rule.title)
     for aggregate in mapped.aggregates:
         try:

@@ -8,7 +8,7 @@ would lose their scope. So they are left out, each with a reason said to the use
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,6 +46,9 @@ class Selection:
     tags: Sequence[str] = ()
     min_level: SigmaLevel | None = None
     all_logsources: bool = False
+    #: rules to leave out, by ``id()`` of the rule objects of the pack being selected, with the reason
+    #: (the engine's refusals under ``--skip-unsupported``); correlations over them go too
+    refused: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def narrows(self) -> bool:
@@ -77,11 +80,11 @@ def logsource_problem(rule: SigmaRule) -> str | None:
 def select_rules(pack: RulePack, selection: Selection) -> Selected:
     """The part of ``pack`` that ``selection`` keeps, and the rules it left out with their reasons."""
     rules: list[AnyRule] = [*pack.collection.rules, *pack.aggregates]
-    skipped: dict[int, str] = {}
+    skipped: dict[int, str] = dict(selection.refused)
     if not selection.all_logsources:
         for rule in pack.base_rules:
             problem = logsource_problem(rule)
-            if problem is not None:
+            if problem is not None and id(rule) not in skipped:
                 skipped[id(rule)] = problem
     # a correlation over a left-out rule cannot be evaluated (correlations may refer to correlations)
     changed = True

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from okta_builders import push, response, write_events
+from shared_corpus import OKTA_SAMPLES, SIGMAHQ_OKTA_RULES
 
 CLI = [str(Path(sys.executable).with_name("sigma-okta"))]
 ATTACK = [push("s1", 10), push("s1", 40), response("s1", 45, result="FAILURE")]
@@ -355,3 +357,111 @@ def test_progress_is_drawn_when_asked_for_and_cleared_before_the_summary(events)
     assert (
         sigma_okta("run", "--events", str(events)).stderr.decode().startswith("3 rules on python")
     )  # no tty
+
+
+PLACEHOLDER_RULE = """\
+title: Impersonation from outside
+id: 3e5a7c9b-1d2f-4a6b-8c0e-2f4a6c8e0b1d
+logsource: {product: okta, service: okta}
+detection:
+  selection:
+    eventType: user.session.impersonation.grant
+  trusted:
+    actor.alternateId|contains|expand: '%trusted_domains%'
+  condition: selection and not trusted
+"""
+TOKEN_RULE = """\
+title: API token created
+id: 8b0d2f4a-6c8e-4a1b-9d3f-5a7c9e1b3d5f
+logsource: {product: okta, service: okta}
+detection:
+  selection:
+    eventType: system.api_token.create
+  condition: selection
+"""
+TRUSTED_DOMAINS = """\
+name: our trusted domains
+priority: 10
+vars:
+  trusted_domains: ["@example.com"]
+transformations:
+  - type: value_placeholders
+"""
+
+
+@pytest.fixture
+def placeholder_case(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "impersonation.yml").write_text(PLACEHOLDER_RULE)
+    (rules / "token.yml").write_text(TOKEN_RULE)
+    (tmp_path / "vars.yml").write_text(TRUSTED_DOMAINS)
+    events = [
+        {
+            "uuid": "out",
+            "published": "2026-03-10T14:00:00Z",
+            "eventType": "user.session.impersonation.grant",
+            "actor": {"alternateId": "eve@evil.example"},
+        },
+        {
+            "uuid": "in",
+            "published": "2026-03-10T14:00:01Z",
+            "eventType": "user.session.impersonation.grant",
+            "actor": {"alternateId": "ana@example.com"},
+        },
+        {"uuid": "token", "published": "2026-03-10T14:00:02Z", "eventType": "system.api_token.create"},
+    ]
+    return rules, tmp_path / "vars.yml", write_events(tmp_path / "events.jsonl", events)
+
+
+def test_a_placeholder_is_filled_by_a_vars_pipeline_or_its_rule_skipped_on_request(placeholder_case):
+    rules, variables, events = placeholder_case
+
+    def alerted(done) -> list[str]:
+        assert done.returncode == 0, done.stderr
+        return sorted(json.loads(line)["event_id"] for line in done.stdout.splitlines())
+
+    refused = sigma_okta("run", str(rules), "--events", str(events))
+    assert refused.returncode == 2 and b"rule 'Impersonation from outside'" in refused.stderr
+    skipping = sigma_okta("run", str(rules), "--events", str(events), "--skip-unsupported")
+    assert alerted(skipping) == ["token"]
+    assert b"rule 'Impersonation from outside' skipped: the engine cannot evaluate" in skipping.stderr
+    assert alerted(sigma_okta("run", str(rules), "--events", str(events), "-p", str(variables))) == [
+        "out",
+        "token",
+    ]
+
+
+def test_convert_names_every_refusal_or_skips_them_and_a_vars_pipeline_keeps_the_targets_mapping(
+    placeholder_case,
+):
+    rules, variables, _ = placeholder_case
+    refused = sigma_okta("convert", "-t", "kusto", str(rules))
+    assert refused.returncode == 2 and b"Impersonation from outside" in refused.stderr
+    skipping = sigma_okta("convert", "-t", "kusto", str(rules), "--skip-unsupported")
+    assert skipping.returncode == 0
+    assert b"skipped (target kusto cannot express it): " in skipping.stderr
+    assert b"API token created" in skipping.stdout and b"Impersonation" not in skipping.stdout
+    filled = sigma_okta("convert", "-t", "kusto", str(rules), "-p", str(variables))
+    assert filled.returncode == 0, filled.stderr
+    query = filled.stdout.decode()
+    # the Sentinel mapping is still there: the vars pipeline was added to it, not put in its place
+    assert "OktaV2_CL" in query and 'OriginalActorAlternateId contains "@example.com"' in query
+
+
+@pytest.mark.skipif(not SIGMAHQ_OKTA_RULES.is_dir(), reason="../shared is absent")
+@pytest.mark.parametrize("target", ["splunk", "esql", "kusto", "duckdb", "spark"])
+def test_the_whole_sigmahq_okta_folder_converts_with_its_placeholder_filled(tmp_path, target):
+    variables = tmp_path / "vars.yml"
+    variables.write_text(TRUSTED_DOMAINS.replace("trusted_domains", "legtimate_identifiers"))
+    done = sigma_okta(
+        "convert", "-t", target, str(SIGMAHQ_OKTA_RULES), "-p", str(variables), "--skip-unsupported"
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"Okta Session Impersonation Granted From Untrusted Domain" in done.stdout
+    refusals = [line for line in done.stderr.decode().splitlines() if line.startswith("skipped")]
+    titles = re.findall(r"(?m)^(?:--|//|```) .+ \([0-9a-f-]{36}\)(?: ```)?$", done.stdout.decode())
+    assert len(titles) + len(refusals) == 24, refusals  # every rule: converted or refused by name
+    assert len(refusals) <= 3, refusals
+    run = sigma_okta("run", str(SIGMAHQ_OKTA_RULES), "-p", str(variables), "--events", str(OKTA_SAMPLES))
+    assert run.returncode == 0, run.stderr

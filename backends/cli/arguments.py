@@ -77,10 +77,37 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
         help="only rules of this level or higher (rules without one: not)",
     )
     group.add_argument(
+        "--skip-unsupported",
+        action="store_true",
+        help="leave out, with a message each, the rules the target (or engine) cannot express, instead "
+        "of failing after naming them all",
+    )
+    group.add_argument(
         "--all-logsources",
         action="store_true",
         help="also rules whose logsource is not Okta's System Log (skipped by default, with a message)",
     )
+
+
+def note_skipped(skipped) -> None:
+    """Say on stderr which rules were left out and why (the first few, and how many more)."""
+    from .output import note
+
+    for each in skipped[:SKIPPED_SHOWN]:
+        note(str(each))
+    if len(skipped) > SKIPPED_SHOWN:
+        note(f"... and {len(skipped) - SKIPPED_SHOWN} more rules skipped")
+
+
+def without_refused(pack, refused):
+    """``pack`` without the rules of ``refused`` (pairs of a rule and its error) and the correlations
+    over them, each said on stderr (``--skip-unsupported``)."""
+    from sigma.pipelines.okta.selection import Selection, select_rules
+
+    reasons = {id(rule): getattr(error, "message", None) or str(error) for rule, error in refused}
+    selected = select_rules(pack, Selection(all_logsources=True, refused=reasons))
+    note_skipped(selected.skipped)
+    return selected.pack
 
 
 def load_selected_pack(arguments: argparse.Namespace):
@@ -88,7 +115,7 @@ def load_selected_pack(arguments: argparse.Namespace):
     skipped and why, and warns when nothing is left."""
     from sigma.pipelines.okta.selection import LEVELS, Selection, select_rules
 
-    from .output import CliError, note, warn
+    from .output import CliError, warn
 
     pack = load_pack(arguments.rules)
     selection = Selection(
@@ -103,10 +130,7 @@ def load_selected_pack(arguments: argparse.Namespace):
 
         name = selected.unknown_names[0]
         raise CliError(f"--rule: no rule is named '{name}'{suggestion(name, selected.known_names)}")
-    for skipped in selected.skipped[:SKIPPED_SHOWN]:
-        note(str(skipped))
-    if len(selected.skipped) > SKIPPED_SHOWN:
-        note(f"... and {len(selected.skipped) - SKIPPED_SHOWN} more rules skipped")
+    note_skipped(selected.skipped)
     if not len(selected.pack):
         where = ", ".join(arguments.rules) or "the bundled pack"
         if not len(pack):

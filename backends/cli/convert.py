@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .arguments import add_rules_argument, add_selection_arguments, load_selected_pack
-from .output import EXIT_OK, CliError
+from .output import EXIT_OK, CliError, note
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -59,7 +59,10 @@ def _convert(arguments: argparse.Namespace) -> int:
             raise CliError(f"target {target.name} has no format '{arguments.format}' (formats: {known})")
         suffix, render = formats[arguments.format]
     pack = load_selected_pack(arguments)
-    converted = convert_pack(pack, backend)
+    refused: list | None = [] if arguments.skip_unsupported else None
+    converted = convert_pack(pack, backend, refused)
+    for error in refused or ():
+        note(f"skipped (target {target.name} cannot express it): {error}")
     if render is not None:
         from ..targets.artifacts import ArtifactError, table_of
 

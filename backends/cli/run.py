@@ -16,6 +16,7 @@ from .arguments import (
     load_selected_pack,
     size,
     timespan,
+    without_refused,
 )
 from .output import (
     EXIT_BAD_INPUT,
@@ -151,6 +152,10 @@ def _run(arguments: argparse.Namespace) -> int:
     time_field = arguments.time_field or "published"
     if arguments.pipeline:
         pack, time_field = _mapped_pack(pack, arguments)
+    if arguments.skip_unsupported:
+        from ..engine.runner import refusals
+
+        pack = without_refused(pack, refusals(pack))
     try:
         sources = expand_sources(arguments.events)
     except SourceError as error:

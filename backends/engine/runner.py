@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
-from sigma.pipelines.okta.errors import raise_together
+from sigma.pipelines.okta.errors import for_rule, raise_together
 from sigma.pipelines.okta.loader import RulePack
 from sigma.pipelines.okta.model import AggregateCorrelationRule
 from sigma.pipelines.okta.semantics import text_of
@@ -139,6 +141,24 @@ def pack_fields(pack: RulePack, time_field: str) -> set[str]:
     """:func:`fields_read` of a whole pack (standard correlations as the engine evaluates them)."""
     correlations = [*pack.aggregates, *(as_aggregate(rule) for rule in pack.standard_correlations)]
     return fields_read(pack.base_rules, correlations, time_field)
+
+
+def refusals(pack: RulePack) -> list[tuple[Any, SigmaError]]:
+    """The rules of ``pack`` the engine cannot evaluate, each with the reason (for ``--skip-unsupported``:
+    compiling the rest then succeeds once these and the correlations over them are left out)."""
+    refused: list[tuple[Any, SigmaError]] = []
+    for rule in pack.base_rules:
+        try:
+            compile_rule(rule)
+        except UnsupportedRuleError as error:
+            refused.append((rule, error))
+    for correlation in pack.correlations:
+        try:
+            standard = isinstance(correlation, SigmaCorrelationRule)
+            AggregatePlan(as_aggregate(correlation) if standard else correlation, 0)
+        except SigmaError as error:
+            refused.append((correlation, for_rule(error, correlation)))
+    return refused
 
 
 def _compile_every_rule(rules: list[SigmaRule]) -> list[Callable[[dict], bool]]:

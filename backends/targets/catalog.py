@@ -23,6 +23,7 @@ from sigma.rule import SigmaRule, SigmaRuleBase
 from sigma.pipelines.okta import pipelines as okta_pipelines
 from sigma.pipelines.okta.errors import for_rule, raise_together
 from sigma.pipelines.okta.loader import RulePack
+from sigma.pipelines.okta.okta_pipelines import schema_of
 from sigma.pipelines.okta.standard import as_aggregate
 
 
@@ -87,18 +88,26 @@ def target_named(name: str) -> Target:
 
 def make_backend(target: Target, pipeline_names: Sequence[str] = ()) -> Backend:
     """The target's backend with the named pipelines (Okta pipeline ids, other installed pySigma
-    pipelines, or pipeline YAML files); the target's default Okta pipeline when none is named."""
-    names = list(pipeline_names) or list(target.pipelines[:1])
-    for name in names:
+    pipelines, or pipeline YAML files), in pySigma's priority order as sigma-cli sums them.
+
+    The target's default Okta pipeline is added unless one of them maps to an Okta schema itself: a
+    pipeline that only fills placeholders (``vars`` and ``value_placeholders``) or adds conditions
+    should not cost the target its field mapping."""
+    for name in pipeline_names:
         if name in okta_pipelines and name not in target.pipelines:
             supported = ", ".join(target.pipelines) or "none: it reads raw Okta System Log JSON"
             raise TargetError(
                 f"target {target.name} cannot use the pipeline {name} (its Okta pipelines: {supported})"
             )
-    pipeline = ProcessingPipeline()
-    for name in names:
-        pipeline += resolve_pipeline(name)
-    return target.backend_class()(pipeline if names else None)
+    named = [resolve_pipeline(name) for name in pipeline_names]
+    if target.pipelines and not any(schema_of(pipeline) for pipeline in named):
+        named.insert(0, resolve_pipeline(target.pipelines[0]))
+    if not named:
+        return target.backend_class()(None)
+    combined = ProcessingPipeline()
+    for pipeline in sorted(named, key=lambda pipeline: pipeline.priority):  # stable: ties keep their order
+        combined += pipeline
+    return target.backend_class()(combined)
 
 
 def resolve_pipeline(name: str) -> ProcessingPipeline:
@@ -123,8 +132,12 @@ class Converted:
     query: str
 
 
-def convert_pack(pack: RulePack, backend: Backend) -> list[Converted]:
-    """Every rule that produces alerts: base rules on their own, standard and aggregate correlations."""
+def convert_pack(pack: RulePack, backend: Backend, refused: list[SigmaError] | None = None) -> list[Converted]:
+    """Every rule that produces alerts: base rules on their own, standard and aggregate correlations.
+
+    A rule the target cannot express is an error naming it; every such error is raised at once, after
+    trying every rule. Given a ``refused`` list, they are added to it instead and the rest converted
+    (sigma-cli's ``--skip-unsupported``)."""
     converted: list[Converted] = []
     problems: list[SigmaError] = []
     for rule in pack.base_rules:
@@ -145,7 +158,10 @@ def convert_pack(pack: RulePack, backend: Backend) -> list[Converted]:
             converted.append(Converted(correlation, backend.convert_aggregate(aggregate)))
         except SigmaError as error:
             problems.append(for_rule(error, correlation))
-    raise_together(problems)
+    if refused is None:
+        raise_together(problems)
+    else:
+        refused.extend(problems)
     return converted
 
 
