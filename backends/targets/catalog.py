@@ -132,7 +132,9 @@ class Converted:
     query: str
 
 
-def convert_pack(pack: RulePack, backend: Backend, refused: list[SigmaError] | None = None) -> list[Converted]:
+def convert_pack(
+    pack: RulePack, backend: Backend, refused: list[SigmaError] | None = None
+) -> list[Converted]:
     """Every rule that produces alerts: base rules on their own, standard and aggregate correlations.
 
     A rule the target cannot express is an error naming it; every such error is raised at once, after
