@@ -83,8 +83,18 @@ def _describe(item: SigmaDetectionItem) -> str:
         for modifier in item.modifiers
     )
     values = item.original_value if item.original_value is not None else item.value
-    shown = [f"'{value}'" if isinstance(value, SigmaString) else str(value) for value in values]
+    shown = [_value_text(value) for value in values]
     return f"{item.field}{modifiers}: " + (shown[0] if len(shown) == 1 else "[" + ", ".join(shown) + "]")
+
+
+def _value_text(value: SigmaType) -> str:
+    if isinstance(value, SigmaString):
+        return f"'{value}'"
+    if isinstance(value, SigmaNull):
+        return "null"
+    if isinstance(value, SigmaBool):
+        return "true" if value.boolean else "false"
+    return str(value)
 
 
 def _plain_text(value: SigmaString) -> str | None:
@@ -175,6 +185,9 @@ class OktaValueMappingTransformation(DetectionItemTransformation):
             raise self._fail(item, schema, why)
         translated: list[SigmaType] = []
         for value in item.value:
+            if isinstance(value, SigmaNull):  # a missing value is missing in the translation too
+                translated.append(value)
+                continue
             text = _plain_text(value) if isinstance(value, SigmaString) else None
             if text is None or text.casefold() not in by_folded:
                 raise self._fail(item, schema, why)

@@ -64,11 +64,11 @@ def _convert(arguments: argparse.Namespace) -> int:
     for error in refused or ():
         note(f"skipped (target {target.name} cannot express it): {error}")
     if render is not None:
-        from ..targets.artifacts import ArtifactError, table_of
+        from ..targets.artifacts import ArtifactError, schema_of_backend
 
-        table = table_of(backend)
+        schema = schema_of_backend(backend)
         try:
-            documents = [(item, render(item.rule, item.query, table)) for item in converted]
+            documents = [(item, render(item.rule, item.query, schema)) for item in converted]
         except ArtifactError as error:
             raise CliError(str(error)) from error
         if arguments.output:

@@ -24,8 +24,10 @@ from sigma.rule import SigmaRuleBase
 
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
 from sigma.pipelines.okta.okta_pipelines import schema_of
+from sigma.pipelines.okta.okta_schemas import OktaSchema, map_field
 
 from .base_values import processing_pipeline
+from .kusto import kql_member_path, kql_name
 
 #: how long after a window closes its events are taken to be indexed
 INDEXING_DELAY_SECONDS = 600
@@ -71,10 +73,9 @@ class ArtifactError(ValueError):
     pass
 
 
-def table_of(backend: Backend) -> str | None:
-    """The table or index the backend's Okta pipeline reads (``OktaV2_CL`` ...), None without one."""
-    schema = schema_of(processing_pipeline(backend))
-    return schema.table_or_index if schema is not None else None
+def schema_of_backend(backend: Backend) -> OktaSchema | None:
+    """The Okta schema the backend's pipeline maps to (its table, its columns), None without one."""
+    return schema_of(processing_pipeline(backend))
 
 
 @dataclass(frozen=True)
@@ -280,8 +281,9 @@ def _esql_span(seconds: int) -> str:
 # --- Microsoft Sentinel -----------------------------------------------------------------------------
 
 
-def sentinel_rule(rule: SigmaRuleBase, query: str, table: str | None) -> dict:
+def sentinel_rule(rule: SigmaRuleBase, query: str, schema: OktaSchema | None) -> dict:
     """The properties of a scheduled analytics rule (Azure-Sentinel's rule YAML keys)."""
+    table = schema.table_or_index if schema is not None else None
     schedule = schedule_of(rule)
     window, look_back = schedule.window_seconds, schedule.look_back_seconds
     entity_mappings = []
@@ -294,8 +296,8 @@ def sentinel_rule(rule: SigmaRuleBase, query: str, table: str | None) -> dict:
         )
     risk = risk_of(rule)
     if risk is not None and risk.get("object_type", "user") == "user":
-        column = risk["object"]
-        if column in values_fields(rule):  # a list of users: one result (and alert) per user
+        column = _result_column(rule, risk["object"], schema)
+        if risk["object"] in values_fields(rule):  # a list of users: one result (and alert) per user
             query += f"\n| mv-expand AccountUpn = {column} to typeof(string)"
         else:
             query += f"\n| extend AccountUpn = tostring({column})"
@@ -344,14 +346,22 @@ _SentinelYamlDumper.add_representer(
 )
 
 
-def sentinel_yaml(rule: SigmaRuleBase, query: str, table: str | None) -> str:
-    spec = sentinel_rule(rule, query, table)
+def _result_column(rule: SigmaRuleBase, name: str, schema: OktaSchema | None) -> str:
+    """How the query's results name a rule's field: a correlation's output column as written, a base
+    rule's event field where the schema stores it (a column, or a key of a dynamic column)."""
+    if isinstance(rule, AggregateCorrelationRule | SigmaCorrelationRule):
+        return kql_name(name)
+    return kql_member_path(map_field(schema, name) if schema is not None else name)
+
+
+def sentinel_yaml(rule: SigmaRuleBase, query: str, schema: OktaSchema | None) -> str:
+    spec = sentinel_rule(rule, query, schema)
     return yaml.dump(spec, Dumper=_SentinelYamlDumper, sort_keys=False, allow_unicode=True, width=1000)
 
 
-def sentinel_arm(rule: SigmaRuleBase, query: str, table: str | None) -> str:
+def sentinel_arm(rule: SigmaRuleBase, query: str, schema: OktaSchema | None) -> str:
     """An ARM template deploying the rule into a workspace (parameter ``workspace``)."""
-    spec = sentinel_rule(rule, query, table)
+    spec = sentinel_rule(rule, query, schema)
     schedule = schedule_of(rule)
     properties = {
         "displayName": spec["name"],
@@ -391,8 +401,8 @@ def _kql_span(seconds: int) -> str:
     return _duration(seconds, "kibana")
 
 
-#: target -> format -> (file suffix, renderer(rule, query, table))
-FORMATS: dict[str, dict[str, tuple[str, Callable[[SigmaRuleBase, str, str | None], str]]]] = {
+#: target -> format -> (file suffix, renderer(rule, query, the backend's Okta schema))
+FORMATS: dict[str, dict[str, tuple[str, Callable[[SigmaRuleBase, str, OktaSchema | None], str]]]] = {
     "splunk": {"savedsearches": ("conf", lambda rule, query, _: splunk_savedsearch(rule, query))},
     "esql": {"kibana": ("ndjson", lambda rule, query, _: kibana_rule(rule, query))},
     "kusto": {"sentinel-yaml": ("yaml", sentinel_yaml), "sentinel-arm": ("json", sentinel_arm)},

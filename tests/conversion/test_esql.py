@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from golden import assert_golden
-from sigma.exceptions import SigmaConfigurationError, SigmaFeatureNotSupportedByBackendError
+from sigma.exceptions import SigmaConfigurationError, SigmaError, SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 from sigma.types import SigmaString
 
@@ -25,6 +25,7 @@ from sigma.pipelines.okta.okta_pipelines import (
     okta_splunk_ta_pipeline,
 )
 from sigma.pipelines.okta.semantics import round_half_away
+from sigma.pipelines.okta.standard import as_aggregate
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("golden") / "esql"
@@ -62,15 +63,39 @@ def load_text(tmp_path, text):
 
 def golden_cases():
     pack = load_rules(RULE_PATHS)
-    names = [rule.name for rule in pack.aggregates] + [rule.name for rule in pack.base_rules]
-    return [(name, pipeline) for name in names for pipeline in PIPELINES]
+    rules = [*pack.aggregates, *pack.standard_correlations, *pack.base_rules]
+    return [(rule.name, pipeline) for rule in rules for pipeline in PIPELINES]
+
+
+#: rules of the pack a schema cannot hold, with the reason (docs/rule-pack.md lists them)
+REFUSED = {
+    (
+        "okta_phishing_detection_with_fastpass_origin_check",
+        "okta_ocsf",
+    ): "'client.userAgent.browser' is not available",
+    ("okta_suspicious_use_of_a_session_cookie", "okta_ocsf"): "'client.userAgent.os' is not available",
+    ("okta_sign_on_policy_allowed", "okta_ocsf"): "only equality with SUCCESS, FAILURE",
+}
 
 
 @pytest.mark.parametrize(("name", "pipeline"), golden_cases())
 def test_golden(pack, name, pipeline):
     base = {rule.name: rule for rule in pack.base_rules}
-    query = convert_base(base[name], pipeline) if name in base else convert(pack, name, pipeline)
-    assert_golden(GOLDEN / f"{name}.{pipeline}.txt", query)
+    standard = {rule.name: rule for rule in pack.standard_correlations}
+    backend = OktaESQLBackend(PIPELINES[pipeline]())
+
+    def query() -> str:
+        if name in base:
+            return convert_base(base[name], pipeline)
+        if name in standard:
+            return backend.convert_aggregate(as_aggregate(standard[name]))
+        return convert(pack, name, pipeline)
+
+    if (name, pipeline) in REFUSED:
+        with pytest.raises(SigmaError, match=re.escape(REFUSED[name, pipeline])):
+            query()
+        return
+    assert_golden(GOLDEN / f"{name}.{pipeline}.txt", query())
 
 
 # --- stages and constructs ---------------------------------------------------------------------------------

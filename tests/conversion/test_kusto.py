@@ -15,7 +15,7 @@ import yaml
 from golden import assert_golden
 from okta_builders import BASE_RULES
 from sigma.collection import SigmaCollection
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
 
 from sigma.backends.okta.engine.evaluate import compile_expression
@@ -51,6 +51,7 @@ from sigma.pipelines.okta.okta_pipelines import (
     okta_sentinel_pipeline,
 )
 from sigma.pipelines.okta.semantics import round_half_away
+from sigma.pipelines.okta.standard import as_aggregate
 
 HERE = Path(__file__).resolve().parent
 CONSTRUCTS = HERE / "rules" / "constructs.yml"
@@ -73,13 +74,20 @@ def convert(pack, name: str, pipeline_id: str = "okta_sentinel") -> str:
     for aggregate in pack.aggregates:
         if aggregate.name == name:
             return backend.convert_aggregate(aggregate)
+    for correlation in pack.standard_correlations:
+        if correlation.name == name:
+            return backend.convert_aggregate(as_aggregate(correlation))
     rule = next(rule for rule in pack.base_rules if rule.name == name)
     # a copy: the rules referenced by a correlation are not converted on their own, and pipelines change rules
     return backend.convert_rule(SigmaRule.from_dict(rule.to_dict()))[0]
 
 
 _PACK = load_pack()
-RULE_NAMES = [rule.name for rule in (*_PACK.aggregates, *_PACK.base_rules)]
+RULE_NAMES = [rule.name for rule in (*_PACK.aggregates, *_PACK.standard_correlations, *_PACK.base_rules)]
+#: rules of the pack a schema cannot hold, with the reason (docs/rule-pack.md lists them)
+REFUSED = {
+    ("okta_suspicious_use_of_a_session_cookie", "okta_sentinel_legacy"): "'debugContext.debugData.dtHash'",
+}
 
 
 # --- golden queries ------------------------------------------------------------------------------------
@@ -88,11 +96,20 @@ RULE_NAMES = [rule.name for rule in (*_PACK.aggregates, *_PACK.base_rules)]
 @pytest.mark.parametrize("pipeline_id", PIPELINES)
 @pytest.mark.parametrize("name", RULE_NAMES)
 def test_golden_query(pack, name: str, pipeline_id: str) -> None:
+    if (name, pipeline_id) in REFUSED:
+        with pytest.raises(SigmaError, match=re.escape(REFUSED[name, pipeline_id])):
+            convert(pack, name, pipeline_id)
+        return
     assert_golden(GOLDEN / f"{name}.{pipeline_id}.txt", convert(pack, name, pipeline_id))
 
 
 def test_every_golden_file_belongs_to_a_rule() -> None:
-    expected = {f"{name}.{pipeline_id}.txt" for name in RULE_NAMES for pipeline_id in PIPELINES}
+    expected = {
+        f"{name}.{pipeline_id}.txt"
+        for name in RULE_NAMES
+        for pipeline_id in PIPELINES
+        if (name, pipeline_id) not in REFUSED
+    }
     assert {path.name for path in GOLDEN.glob("*.txt")} == expected
 
 

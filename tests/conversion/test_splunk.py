@@ -41,6 +41,7 @@ from sigma.pipelines.okta.okta_pipelines import (
     okta_splunk_ta_pipeline,
 )
 from sigma.pipelines.okta.semantics import as_number, round_half_away
+from sigma.pipelines.okta.standard import as_aggregate
 
 PIPELINE = "okta_splunk_ta"
 HERE = Path(__file__).parent
@@ -64,6 +65,9 @@ def converted(name: str) -> str:
         for rule in pack.aggregates:
             if rule.name == name:
                 return backend().convert_aggregate(rule)
+        for rule in pack.standard_correlations:
+            if rule.name == name:
+                return backend().convert_aggregate(as_aggregate(rule))
         for rule in pack.base_rules:
             if rule.name == name:
                 # a fresh copy: rules referenced by a correlation are not output on their own
@@ -72,7 +76,11 @@ def converted(name: str) -> str:
 
 
 def rule_names() -> list[str]:
-    return [rule.name for pack in packs() for rule in (*pack.aggregates, *pack.base_rules)]
+    return [
+        rule.name
+        for pack in packs()
+        for rule in (*pack.aggregates, *pack.standard_correlations, *pack.base_rules)
+    ]
 
 
 def load_text(tmp_path: Path, text: str) -> RulePack:
@@ -427,7 +435,10 @@ def test_a_pipeline_of_another_product_is_refused_for_aggregates() -> None:
 
 
 def test_without_an_okta_schema_the_query_has_no_source() -> None:
-    query = OktaSplunkBackend(ProcessingPipeline()).convert_aggregate(packs()[0].aggregates[0])
+    seed = next(
+        rule for rule in packs()[0].aggregates if rule.name == "okta_verify_push_source_response_mismatch"
+    )
+    query = OktaSplunkBackend(ProcessingPipeline()).convert_aggregate(seed)
     assert query.startswith("search ((eventType=")
 
 

@@ -14,6 +14,8 @@ from sigma.pipelines.okta.expression import to_text
 from sigma.pipelines.okta.loader import bundled_rules_path, load_bundled, load_rules
 from sigma.pipelines.okta.model import MetricKind
 
+PUSH_RULE = "okta_verify_push_source_response_mismatch"
+
 SHARED_SIGMAHQ = SIGMAHQ_OKTA_RULES
 
 BASE_RULES = """\
@@ -79,11 +81,10 @@ def load_text(tmp_path: Path, aggregate: str) -> RulePackError | None:
 class TestBundledPack:
     def test_loads_the_escu_translation(self):
         pack = load_bundled()
-        assert {rule.name for rule in pack.base_rules} == {
-            "okta_verify_push_sent",
-            "okta_verify_push_response",
+        assert {"okta_verify_push_sent", "okta_verify_push_response"} <= {
+            rule.name for rule in pack.base_rules
         }
-        (rule,) = pack.aggregates
+        (rule,) = [rule for rule in pack.aggregates if rule.name == PUSH_RULE]
         assert str(rule.id) == "8085b79b-9b85-4e67-ad63-351c9e9a5e9a"
         assert rule.title == "Okta Mismatch Between Source and Response for Verify Push Request"
         assert rule.group_by == ["authenticationContext.externalSessionId"]
@@ -111,19 +112,21 @@ class TestBundledPack:
 
     def test_referenced_rules_are_resolved_and_silenced(self):
         pack = load_bundled()
-        (rule,) = pack.aggregates
+        (rule,) = [rule for rule in pack.aggregates if rule.name == PUSH_RULE]
         assert [r.name for r in rule.referenced_rules] == [
             "okta_verify_push_sent",
             "okta_verify_push_response",
         ]
-        assert all(not base._output for base in pack.base_rules)
+        correlated = {id(ref.rule) for c in pack.correlations for ref in c.rules}
+        assert all(base._output == (id(base) not in correlated) for base in pack.base_rules)
+        assert sum(not base._output for base in pack.base_rules) == 7  # the seed's 2 and 5 feeders
 
     def test_bundled_path_is_the_rules_folder(self):
-        assert sorted(p.name for p in bundled_rules_path().glob("*.yml")) == [
-            "okta_verify_push_response.yml",
-            "okta_verify_push_sent.yml",
-            "okta_verify_push_source_response_mismatch.yml",
-        ]
+        files = sorted(bundled_rules_path().glob("*.yml"))
+        assert {"okta_verify_push_sent.yml", "okta_verify_push_response.yml", f"{PUSH_RULE}.yml"} <= {
+            path.name for path in files
+        }
+        assert sorted(load_bundled().files) == files  # every file there is a rule file of the pack
 
 
 class TestLoading:
