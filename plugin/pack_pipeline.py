@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaTransformationError
@@ -25,25 +26,31 @@ from .model import AggregateCorrelationRule, Where
 from .okta_pipelines import SYSTEM_LOG, aggregate_detection_mapper, aggregate_field_mapper, schema_of
 from .okta_schemas import PositiveBehaviorNames, map_field
 
-#: The System Log's own event time, mapped through the pipeline to find the time field of mapped events.
+#: The System Log's own event time and id, mapped through the pipeline to find them in mapped events.
 RAW_TIME_FIELD = "published"
+RAW_ID_FIELD = "uuid"
 
 
 @dataclass
 class MappedPack:
-    """The pack as the pipeline maps it, the time field it maps ``published`` to, and the rules an Okta
+    """The pack as the pipeline maps it, the fields it maps ``published`` and ``uuid`` to, and the rules an Okta
     schema pipeline did not apply to (they keep the raw field names, which is worth a word to the user)."""
 
     pack: RulePack
     time_field: str
+    id_field: str = RAW_ID_FIELD
     untouched: list[str] = field(default_factory=list)
+    #: rules of ``pack`` the pipeline cannot map, with the error (only when asked to keep going)
+    refused: list[tuple[Any, SigmaError]] = field(default_factory=list)
 
 
-def apply_to_pack(pack: RulePack, pipeline: ProcessingPipeline) -> MappedPack:
-    """A copy of ``pack`` with ``pipeline`` applied to every rule; raises a :class:`SigmaError` (every
-    problem of every rule at once) for a field the pipeline cannot map."""
+def apply_to_pack(pack: RulePack, pipeline: ProcessingPipeline, keep_going: bool = False) -> MappedPack:
+    """A copy of ``pack`` with ``pipeline`` applied to every rule. A rule the pipeline cannot map (a
+    field its schema lacks) raises a :class:`SigmaError`, every problem of every rule at once; with
+    ``keep_going``, such rules are listed in :attr:`MappedPack.refused` instead (``--skip-unsupported``
+    then leaves them out, with the correlations over them)."""
     mapped = copy.deepcopy(pack)  # one copy keeps the links from correlations to their rules
-    problems: list[SigmaError] = []
+    problems: list[tuple[Any, SigmaError]] = []
     untouched: list[str] = []
     renames = schema_of(pipeline) is not None  # a pipeline that only fills placeholders may skip rules
     for rule in mapped.collection.rules:
@@ -52,7 +59,7 @@ def apply_to_pack(pack: RulePack, pipeline: ProcessingPipeline) -> MappedPack:
         try:
             pipeline.apply(rule)
         except SigmaError as error:
-            problems.append(for_rule(error, rule))
+            problems.append((rule, for_rule(error, rule)))
             continue
         if renames and not any(pipeline.applied):
             untouched.append(rule.name or rule.title)
@@ -60,10 +67,19 @@ def apply_to_pack(pack: RulePack, pipeline: ProcessingPipeline) -> MappedPack:
         try:
             _map_aggregate(aggregate, pipeline)
         except SigmaError as error:
-            problems.append(for_rule(error, aggregate))
-    raise_together(problems)
-    time_field = aggregate_field_mapper(pipeline)(RAW_TIME_FIELD)
-    return MappedPack(mapped, time_field, untouched)
+            problems.append((aggregate, for_rule(error, aggregate)))
+    if not keep_going:
+        raise_together([error for _, error in problems])
+    to_event = aggregate_field_mapper(pipeline)
+    return MappedPack(mapped, to_event(RAW_TIME_FIELD), _or_raw(to_event, RAW_ID_FIELD), untouched, problems)
+
+
+def _or_raw(to_event, name: str) -> str:
+    """Where the schema keeps ``name``, or ``name`` itself when it does not (alerts then have no id)."""
+    try:
+        return to_event(name)
+    except SigmaError:
+        return name
 
 
 def _refuse_multivalued_collapse(rule: AggregateCorrelationRule, pipeline: ProcessingPipeline) -> None:

@@ -484,3 +484,21 @@ def test_the_whole_sigmahq_okta_folder_converts_with_its_placeholder_filled(tmp_
     assert len(refusals) <= 3, refusals
     run = sigma_okta("run", str(SIGMAHQ_OKTA_RULES), "-p", str(variables), "--events", str(OKTA_SAMPLES))
     assert run.returncode == 0, run.stderr
+
+
+def test_a_pipeline_refusal_fails_the_run_or_is_skipped_on_request(tmp_path):
+    from schema_storage import stored_as
+
+    token = {"uuid": "t1", "published": "2026-03-10T14:00:00Z", "eventType": "system.api_token.create"}
+    stored = write_events(tmp_path / "ocsf.jsonl", [stored_as("okta_ocsf", token)])
+    refused = sigma_okta("run", "--events", str(stored), "-p", "okta_ocsf")
+    assert refused.returncode == 2
+    assert b"rule 'okta_phishing_detection_with_fastpass_origin_check'" in refused.stderr
+    done = sigma_okta("run", "--events", str(stored), "-p", "okta_ocsf", "--skip-unsupported", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert b"rule 'Okta Phishing Detection with FastPass Origin Check' skipped" in done.stderr
+    (alert,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (alert["rule_title"], alert["event_id"]) == (
+        "Okta New API Token Created",
+        "t1",
+    )  # uuid as OCSF keeps it

@@ -149,9 +149,9 @@ def _run(arguments: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     pack = load_selected_pack(arguments)
-    time_field = arguments.time_field or "published"
+    time_field, id_field = arguments.time_field or "published", "uuid"
     if arguments.pipeline:
-        pack, time_field = _mapped_pack(pack, arguments)
+        pack, time_field, id_field = _mapped_pack(pack, arguments)
     if arguments.skip_unsupported:
         from ..engine.runner import refusals
 
@@ -170,6 +170,7 @@ def _run(arguments: argparse.Namespace) -> int:
         every_group=arguments.every_group,
         time_from_us=arguments.time_from,
         time_to_us=arguments.time_to,
+        id_field=id_field,
     )
     truth = _GroundTruth(arguments.truth) if arguments.truth else None
     tally = _AlertTally()
@@ -196,7 +197,7 @@ def _run(arguments: argparse.Namespace) -> int:
 
 
 def _mapped_pack(pack, arguments: argparse.Namespace):
-    """The pack renamed by ``--pipeline`` for events stored in its schema, and the time field."""
+    """The pack renamed by ``--pipeline`` for events stored in its schema, its time and event id fields."""
     from sigma.exceptions import SigmaError
     from sigma.processing.pipeline import ProcessingPipeline
 
@@ -214,16 +215,17 @@ def _mapped_pack(pack, arguments: argparse.Namespace):
     try:
         for name in arguments.pipeline:
             pipeline += resolve_pipeline(name)
-        mapped = apply_to_pack(pack, pipeline)
+        mapped = apply_to_pack(pack, pipeline, keep_going=arguments.skip_unsupported)
     except TargetError as error:
         raise CliError(str(error), EXIT_USAGE) from error
     except SigmaError as error:
         raise CliError(f"--pipeline {' '.join(arguments.pipeline)}: {error}") from error
+    pack = without_refused(mapped.pack, mapped.refused) if mapped.refused else mapped.pack
     for name in mapped.untouched:
         warn(
             f"--pipeline changes nothing in rule '{name}' (its logsource?): it reads the raw Okta field names"
         )
-    return mapped.pack, arguments.time_field or mapped.time_field
+    return pack, arguments.time_field or mapped.time_field, mapped.id_field
 
 
 def _sink(format_name: str, stream):

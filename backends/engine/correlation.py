@@ -75,7 +75,7 @@ class MetricPlan:
 class AggregatePlan:
     """An `aggregate` correlation compiled for the engine."""
 
-    def __init__(self, rule: AggregateCorrelationRule, order: int):
+    def __init__(self, rule: AggregateCorrelationRule, order: int, id_field: str = "uuid"):
         self.rule = rule
         self.order = order
         self.span_us = rule.timespan.seconds * US
@@ -105,7 +105,7 @@ class AggregatePlan:
             )
             for r in range(count)
         ]
-        self.uuid = compile_field("uuid")
+        self.uuid = compile_field(id_field)
         self.metrics = [self._plan(metric) for metric in (*rule.metrics, *rule.outputs)]
         # fields that `where` compares as strings (an object there is rendered as text and reported)
         self.string_fields: frozenset[str] = frozenset().union(

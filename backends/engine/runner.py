@@ -60,6 +60,7 @@ class EngineOptions:
     # events outside [time_from_us, time_to_us) are not evaluated (``--from``/``--to``); not bad input
     time_from_us: int | None = None
     time_to_us: int | None = None
+    id_field: str = "uuid"  # the event id of alerts (another field when `run -p` maps the schema)
 
 
 @dataclass
@@ -77,7 +78,7 @@ class CompiledRules:
         self.base_rules: list[SigmaRule] = pack.base_rules
         self.predicates = _compile_every_rule(self.base_rules)
         correlations = [*pack.aggregates, *(as_aggregate(rule) for rule in pack.standard_correlations)]
-        self.plans = [AggregatePlan(rule, order) for order, rule in enumerate(correlations)]
+        self.plans = [AggregatePlan(rule, order, options.id_field) for order, rule in enumerate(correlations)]
         # rules that feed a correlation without `generate: true` give no alerts of their own
         self.emits = [rule._output for rule in self.base_rules]
         position = {id(rule): index for index, rule in enumerate(self.base_rules)}
@@ -95,7 +96,7 @@ class CompiledRules:
         self.string_paths = [name.split(".") for name in sorted(compared)]
         self.projection = self._projection(compared)
         self.time = compile_time_getter(options.time_field)
-        self.uuid = compile_field("uuid")
+        self.uuid = compile_field(options.id_field)
         self.lateness_us = None if options.allowed_lateness is None else int(options.allowed_lateness * 1e6)
         self.time_from_us = MISSING_TIME + 1 if options.time_from_us is None else options.time_from_us
         self.time_to_us = 1 << 62 if options.time_to_us is None else options.time_to_us
@@ -119,16 +120,24 @@ class CompiledRules:
         if not self.options.projection or any(uses_keywords(rule) for rule in self.base_rules):
             return None
         return EventProjection(
-            fields_read(self.base_rules, [plan.rule for plan in self.plans], self.options.time_field),
+            fields_read(
+                self.base_rules,
+                [plan.rule for plan in self.plans],
+                self.options.time_field,
+                self.options.id_field,
+            ),
             compared,
         )
 
 
 def fields_read(
-    base_rules: Iterable[SigmaRule], correlations: Iterable[AggregateCorrelationRule], time_field: str
+    base_rules: Iterable[SigmaRule],
+    correlations: Iterable[AggregateCorrelationRule],
+    time_field: str,
+    id_field: str = "uuid",
 ) -> set[str]:
-    """Every event field the rules and correlations read, the time field and ``uuid``."""
-    fields = {time_field, "uuid"}
+    """Every event field the rules and correlations read, the time field and the event id field."""
+    fields = {time_field, id_field}
     for rule in base_rules:
         fields |= rule_fields(rule)
     for correlation in correlations:
