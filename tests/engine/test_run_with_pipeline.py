@@ -134,7 +134,7 @@ def test_elastic_refuses_a_collapse_on_its_multi_valued_behaviors():
         apply_to_pack(push_pack(), okta_pipelines["okta_elastic"]())
 
 
-PUSH_RULES = """\
+PUSH_SENT = """\
 title: Push sent
 name: push_sent
 id: 1d3c5a8e-2b7f-4c1e-9a6d-0f4b8e2c7a91
@@ -143,6 +143,10 @@ detection:
   selection:
     eventType: system.push.send_factor_verify_push
   condition: selection
+"""
+PUSH_RULES = (
+    PUSH_SENT
+    + """\
 ---
 title: Many pushes
 name: many_pushes
@@ -153,6 +157,7 @@ correlation:
   timespan: 1h
   condition: {gte: 3}
 """
+)
 
 RENAMING = """\
 name: lower-case export
@@ -188,20 +193,13 @@ def test_a_yaml_pipeline_renames_base_rules_standard_correlations_and_the_time_f
     alerts, _ = run_engine(tmp_path, events, pack=mapped.pack, time_field=mapped.time_field)
     groups = [alert["group"] for alert in alerts if alert["rule_title"] == "Many pushes"]
     assert groups == [{"actor.alternateid": "ana@example.com"}]
-    assert (
-        sum(alert["rule_title"] == "Push sent" for alert in alerts) == 0
-    )  # correlated: no alerts of its own
+    # correlated: no alerts of its own
+    assert sum(alert["rule_title"] == "Push sent" for alert in alerts) == 0
 
 
-AGGREGATE = """\
-title: Push sent
-name: push_sent
-id: 4b1f0c2e-8d7a-4e3b-b5c6-2a9e1f7d3c80
-logsource: {product: okta, service: okta}
-detection:
-  selection:
-    eventType: system.push.send_factor_verify_push
-  condition: selection
+AGGREGATE = (
+    PUSH_SENT
+    + """\
 ---
 title: Pushes per user
 name: pushes_per_user
@@ -220,6 +218,7 @@ correlation:
       field: client.ipAddress
   condition: pushes >= 2
 """
+)
 
 
 def test_aggregate_fields_and_alias_targets_are_renamed_but_alias_names_are_kept(tmp_path):
