@@ -85,6 +85,7 @@ def as_aggregate(correlation: SigmaCorrelationRule) -> AggregateCorrelationRule:
         description=correlation.description,
         tags=correlation.tags,
         source=correlation.source,
+        custom_attributes=dict(correlation.custom_attributes),  # `risk`, for the alerts
         rules=rules,
         group_by=list(correlation.group_by or []),
         # Sigma (and pySigma's backends' `stats ... by`): events without a group-by value never correlate

@@ -58,9 +58,10 @@ class MatchAlert:
     event_id: str | None
     fields: dict[str, Any]
     event: dict[str, Any]
+    risk: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        alert = {
             "rule_id": self.rule_id,
             "rule_title": self.rule_title,
             "level": self.level,
@@ -69,6 +70,21 @@ class MatchAlert:
             "fields": self.fields,
             "event": self.event,
         }
+        if self.risk is not None:
+            alert["risk"] = self.risk
+        return alert
+
+
+def risk_record(risk: dict[str, Any], fields: dict[str, Any], group: dict[str, Any] | None = None) -> dict:
+    """A rule's ``risk`` (object, type, score) with the risk ``objects`` of one alert: the values of the
+    output field it names (a correlation's list, or a single event's value), or of that group-by field
+    (a standard correlation, whose outputs are its group-by fields)."""
+    name = risk.get("object")
+    value = fields.get(name)
+    if value is None and group is not None:
+        value = group.get(name)
+    objects = [] if value is None else value if isinstance(value, list) else [value]
+    return {**risk, "objects": objects}
 
 
 Alert = CorrelationAlert | MatchAlert

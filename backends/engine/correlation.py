@@ -17,7 +17,7 @@ from sigma.pipelines.okta.model import AggregateCorrelationRule, Metric, MetricK
 from sigma.pipelines.okta.semantics import text_of
 
 from .accumulators import new_accumulator
-from .alerts import CorrelationAlert
+from .alerts import CorrelationAlert, risk_record
 from .evaluate import compile_expression
 from .fields import MISSING, Getter, compile_extractor, compile_field
 from .matcher import compile_rule, string_fields
@@ -225,7 +225,7 @@ class AggregatePlan:
             condition=holds,
         )
         if self.risk is not None:
-            alert.risk = {**self.risk, "objects": fields.get(self.risk.get("object"), [])}
+            alert.risk = risk_record(self.risk, fields, alert.group)
         return alert
 
     def _fold_rows(self, group: tuple[str, ...], state: GroupState) -> list[Any]:

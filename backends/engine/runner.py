@@ -28,7 +28,7 @@ from sigma.pipelines.okta.model import AggregateCorrelationRule
 from sigma.pipelines.okta.semantics import text_of
 from sigma.pipelines.okta.standard import as_aggregate
 
-from .alerts import Alert, CorrelationAlert, MatchAlert
+from .alerts import Alert, CorrelationAlert, MatchAlert, risk_record
 from .correlation import AggregatePlan, Store
 from .decoding import decode_line
 from .documents import iter_document_events
@@ -89,6 +89,7 @@ class CompiledRules:
         self.match_fields = [
             [(name, compile_field(name)) for name in rule.fields] for rule in self.base_rules
         ]
+        self.risks = [_risk_of(rule) for rule in self.base_rules]
         self.scanner = self._scanner(options)
         compared = set().union(
             *(string_fields(rule) for rule in self.base_rules), *(p.string_fields for p in self.plans)
@@ -150,6 +151,11 @@ def pack_fields(pack: RulePack, time_field: str) -> set[str]:
     """:func:`fields_read` of a whole pack (standard correlations as the engine evaluates them)."""
     correlations = [*pack.aggregates, *(as_aggregate(rule) for rule in pack.standard_correlations)]
     return fields_read(pack.base_rules, correlations, time_field)
+
+
+def _risk_of(rule: SigmaRule) -> dict | None:
+    risk = rule.custom_attributes.get("risk")
+    return dict(risk) if isinstance(risk, dict) else None
 
 
 def refusals(pack: RulePack) -> list[tuple[Any, SigmaError]]:
@@ -316,6 +322,7 @@ class Scan:
             if value is not MISSING:
                 fields[name] = value
         event_id = self.rules.uuid(event)
+        risk = self.rules.risks[index]
         return MatchAlert(
             rule_id=str(rule.id) if rule.id else None,
             rule_title=rule.title,
@@ -324,6 +331,7 @@ class Scan:
             event_id=None if event_id is MISSING else text_of(event_id),
             fields=fields,
             event=event,
+            risk=None if risk is None else risk_record(risk, fields),
         )
 
     # --- windows ----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from sigma.pipelines.okta.loader import RulePack
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
 from sigma.pipelines.okta.standard import as_aggregate
 
-from ..engine.alerts import Alert, CorrelationAlert, MatchAlert
+from ..engine.alerts import Alert, CorrelationAlert, MatchAlert, risk_record
 from ..engine.input_report import InputReport
 from ..engine.runner import EngineOptions
 from ..engine.sources import Source
@@ -135,19 +135,22 @@ def _correlation_alert(rule: AggregateCorrelationRule, order: int, row: dict[str
     )
     risk = rule.custom_attributes.get("risk")
     if isinstance(risk, dict):
-        alert.risk = {**risk, "objects": fields.get(risk.get("object"), [])}
+        alert.risk = risk_record(risk, fields, group)
     return alert
 
 
 def _match_alert(rule: Any, row: dict[str, Any]) -> MatchAlert:
+    fields = {name: row[name] for name in rule.fields if row.get(name) is not None}
+    risk = rule.custom_attributes.get("risk")
     return MatchAlert(
         rule_id=str(rule.id) if rule.id else None,
         rule_title=rule.title,
         level=str(rule.level) if rule.level else None,
         time_us=row.get("event_us"),
         event_id=row.get("uuid"),
-        fields={name: row[name] for name in rule.fields if row.get(name) is not None},
+        fields=fields,
         event={name: value for name, value in row.items() if name != "event_us" and value is not None},
+        risk=risk_record(risk, fields) if isinstance(risk, dict) else None,
     )
 
 
