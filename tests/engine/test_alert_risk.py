@@ -41,7 +41,7 @@ def test_single_event_and_correlation_alerts_carry_their_risk_objects_in_every_e
         },
         "Okta Multiple Accounts Locked Out": {
             "object": "client.ipAddress",
-            "object_type": "ip_address",
+            "object_type": "system",
             "score": 49,
             "objects": ["203.0.113.7"],
         },
