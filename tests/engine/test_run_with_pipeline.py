@@ -8,7 +8,7 @@ so the test compares the engine on raw events with the engine on the same events
 from __future__ import annotations
 
 import pytest
-from okta_builders import push_pack, run_engine
+from okta_builders import BASE_RULES, push_pack, run_engine
 from schema_storage import stored_as
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
@@ -134,25 +134,15 @@ def test_elastic_refuses_a_collapse_on_its_multi_valued_behaviors():
         apply_to_pack(push_pack(), okta_pipelines["okta_elastic"]())
 
 
-PUSH_SENT = """\
-title: Push sent
-name: push_sent
-id: 1d3c5a8e-2b7f-4c1e-9a6d-0f4b8e2c7a91
-logsource: {product: okta, service: okta}
-detection:
-  selection:
-    eventType: system.push.send_factor_verify_push
-  condition: selection
-"""
 PUSH_RULES = (
-    PUSH_SENT
+    BASE_RULES
     + """\
 ---
 title: Many pushes
 name: many_pushes
 correlation:
   type: event_count
-  rules: [push_sent]
+  rules: [push]
   group-by: [actor.alternateId]
   timespan: 1h
   condition: {gte: 3}
@@ -194,21 +184,21 @@ def test_a_yaml_pipeline_renames_base_rules_standard_correlations_and_the_time_f
     groups = [alert["group"] for alert in alerts if alert["rule_title"] == "Many pushes"]
     assert groups == [{"actor.alternateid": "ana@example.com"}]
     # correlated: no alerts of its own
-    assert sum(alert["rule_title"] == "Push sent" for alert in alerts) == 0
+    assert sum(alert["rule_title"] == "Push" for alert in alerts) == 0
 
 
 AGGREGATE = (
-    PUSH_SENT
+    BASE_RULES
     + """\
 ---
 title: Pushes per user
 name: pushes_per_user
 correlation:
   type: aggregate
-  rules: [push_sent]
+  rules: [push]
   group-by: [user]
   aliases:
-    user: {push_sent: actor.alternateId}
+    user: {push: actor.alternateId}
   timespan: 1h
   metrics:
     pushes:
@@ -230,7 +220,7 @@ def test_aggregate_fields_and_alias_targets_are_renamed_but_alias_names_are_kept
     (aggregate,) = mapped.pack.aggregates
     assert aggregate.group_by == ["user"]
     assert {str(k.reference): v for k, v in aggregate.aliases.aliases["user"].mapping.items()} == {
-        "push_sent": "actor.alternateid"
+        "push": "actor.alternateid"
     }
     assert [metric.field for metric in aggregate.metrics] == [None, "ip"]
     events = [{**_push("ana@example.com", s), "ip": f"10.0.0.{s}"} for s in (1, 2)]
