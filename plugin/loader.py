@@ -25,6 +25,7 @@ from sigma.rule.base import SigmaYAMLLoader
 from .aggregate_parser import parse_aggregate, resolve_aggregate
 from .errors import AggregateRuleError, RulePackError, in_rule_form, suggestion
 from .model import AggregateCorrelationRule
+from .okta_schemas import list_of_objects
 from .yaml_positions import Document, read_documents
 
 RULE_SUFFIXES = (".yml", ".yaml")
@@ -138,6 +139,10 @@ def load_rules(paths: Sequence[str | Path]) -> RulePack:
     if not errors:
         for rule, document in aggregates:
             errors.extend(resolve_aggregate(rule, document, collection))
+            errors.extend(_list_member_problems(rule, _correlation_keys(rule)))
+        for rule in parsed:
+            if isinstance(rule, SigmaCorrelationRule):
+                errors.extend(_list_member_problems(rule, _standard_keys(rule)))
     if errors:
         raise RulePackError(errors)
     return RulePack(collection=collection, aggregates=[rule for rule, _ in aggregates], files=files)
@@ -252,3 +257,35 @@ def _yaml_location(path: Path, error: Exception) -> SigmaRuleLocation:
     if mark is None:
         return SigmaRuleLocation(path)
     return SigmaRuleLocation(path, mark.line + 1, mark.column + 1)
+
+
+def _correlation_keys(rule: AggregateCorrelationRule) -> list[str]:
+    """The event fields an `aggregate` reads as values (group-by, collapse, metric and output fields)."""
+    names = [*rule.group_by, *(rule.collapse.fields if rule.collapse else ())]
+    names.extend(metric.field for metric in (*rule.metrics, *rule.outputs) if metric.field is not None)
+    return [rule.event_field(name, index) for name in names for index in range(len(rule.rules))]
+
+
+def _standard_keys(rule: SigmaCorrelationRule) -> list[str]:
+    names = list(rule.group_by or ())
+    if rule.condition is not None and rule.condition.fieldref:
+        fieldref = rule.condition.fieldref
+        names.extend([fieldref] if isinstance(fieldref, str) else fieldref)
+    aliases = {alias.alias: list(alias.mapping.values()) for alias in rule.aliases} if rule.aliases else {}
+    return [field for name in names for field in aliases.get(name, [name])]
+
+
+def _list_member_problems(rule: Any, fields: list[str]) -> list[SigmaError]:
+    """A member of a list of objects (``target.displayName``) has one value per element: a detection
+    tests any element, but a correlation would need one value per event to group or count by, which
+    the model does not define (docs/semantics.md, Members of lists of objects)."""
+    members = sorted({field for field in fields if list_of_objects(field) is not None})
+    return [
+        AggregateRuleError(
+            f"'{member}' is a member of the list of objects '{list_of_objects(member)}' (one value per "
+            "element): a correlation cannot group or count by it; test it in a base rule or a `where`",
+            source=rule.source,
+            rule=rule.title,
+        )
+        for member in members
+    ]

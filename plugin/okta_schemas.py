@@ -60,6 +60,20 @@ class PositiveBehaviorNames:
 
 ValueMapping = EnumValues | PositiveBehaviorNames
 
+# The System Log's arrays of objects (Okta's LogEvent: `target` is LogTarget[], `request.ipChain` is
+# IpAddress[]). A field under one (`target.displayName`) has one value per element, and a detection
+# item on it matches when any element's value matches (docs/semantics.md, Members of lists of
+# objects). The engine maps any list it meets on a path; the targets render these two as lists.
+LISTS_OF_OBJECTS: tuple[str, ...] = ("target", "request.ipChain")
+
+
+def list_of_objects(raw: str) -> str | None:
+    """The list of objects that raw path ``raw`` is a member of (``target`` for ``target.type``), or None."""
+    for prefix in LISTS_OF_OBJECTS:
+        if raw.startswith(prefix + ".") and len(raw) > len(prefix) + 1:
+            return prefix
+    return None
+
 
 @dataclass(frozen=True)
 class OktaSchema:
@@ -153,7 +167,7 @@ SPLUNK_TA = OktaSchema(
     fields={},
     # Splunk names the members of JSON arrays 'array{}.member'; the System Log's arrays of objects are
     # `target` and `request.ipChain`. Every other path is extracted under its raw name.
-    prefixes={"target.": "target{}.", "request.ipChain.": "request.ipChain{}."},
+    prefixes={f"{prefix}.": f"{prefix}{{}}." for prefix in LISTS_OF_OBJECTS},
     passthrough=True,
     notes={
         "target{}.displayName": "multi-valued: one value per target; a match on any value matches the event",

@@ -2,8 +2,10 @@
 
 A dotted name addresses nested objects first; a literal key that contains dots (``{"client.ipAddress":
 ...}``, as some exports flatten events) resolves too. A list met on the way is mapped over its
-elements (``target.alternateId`` on Okta's ``target`` list gives the list of their ``alternateId``).
-A field that is absent resolves to :data:`MISSING`; JSON null resolves to ``None``.
+elements (``target.alternateId`` on Okta's ``target`` list gives the list of their ``alternateId``);
+elements without the key, or with null there, give no value, and a list that gives none resolves to
+:data:`MISSING` (so ``null`` matches it and ``|exists: true`` does not: any-element semantics,
+docs/semantics.md). A field that is absent resolves to :data:`MISSING`; JSON null resolves to ``None``.
 
 :func:`compile_field` gives one getter; :func:`compile_extractor` reads several fields in one call,
 sharing the lookups of common prefixes, for the per-event path of correlations.
@@ -30,8 +32,16 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
+def event_path(name: str) -> str:
+    """The path of a field name in the event: Splunk's ``{}`` after an array's name (``target{}.type``,
+    the name its JSON extraction gives a member of every element, which ``run -p okta_splunk_ta``
+    rules use) is dropped, since a path maps over the lists it meets anyway."""
+    return name.replace("{}.", ".").removesuffix("{}") if "{}" in name else name
+
+
 def compile_field(name: str) -> Getter:
     """Compile a field name into a getter over a decoded event (done once per rule, never per event)."""
+    name = event_path(name)
     segments = name.split(".")
     steps = _steps(segments)
     if len(segments) == 1:
@@ -66,6 +76,7 @@ def compile_extractor(
     value not found that way goes through the general resolution. With ``finish``, every value that is
     not already a ``str`` is passed through it (e.g. to turn it into text).
     """
+    names = [event_path(name) for name in names]
     tree: dict[str, Any] = {}
     lines = ["def extract(event):"]
     for index, name in enumerate(names):
@@ -168,7 +179,7 @@ def _resolve(value: Any, steps: list[list[tuple[str, int]]], position: int) -> A
         found_values = []
         for element in value:
             found = _resolve(element, steps, position)
-            if found is MISSING:
+            if found is MISSING or found is None:  # an element without the key, or with null: no value
                 continue
             if type(found) is list:
                 found_values.extend(found)

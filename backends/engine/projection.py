@@ -19,6 +19,7 @@ from typing import Any, TypedDict
 import msgspec
 
 from .decoding import decode_line
+from .fields import event_path
 from .input_report import Reason
 
 # Leaves compared as strings must be strings (or lists of them): anything else takes the full path,
@@ -31,8 +32,8 @@ class EventProjection:
     """Typed decoding of the given field names; ``decode(line)`` answers like ``decode_line``."""
 
     def __init__(self, fields: Iterable[str], string_fields: Iterable[str]):
-        self.fields = sorted(set(fields))
-        string_set = set(string_fields)
+        self.fields = sorted({event_path(name) for name in fields})
+        string_set = {event_path(name) for name in string_fields}
         tree: dict[str, Any] = {}
         for name in self.fields:
             for path in _spellings(name):

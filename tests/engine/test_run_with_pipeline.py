@@ -85,15 +85,25 @@ def _family(tmp_path) -> RulePack:
 
 
 #: what each schema cannot hold of the bundled pack (docs/rule-pack.md), with the correlations over it
+#: rules on members of the target list, which only Splunk's schema keeps per element (a correlation over
+#: them is left out with them)
+_TARGET_MEMBERS = {
+    "okta_application_sign_on_challenged",
+    "okta_application_single_sign_on",
+    "okta_successful_single_factor_authentication",
+}
 REFUSED = {
     "okta_splunk_ta": set(),
-    "okta_elastic": {"okta_verify_push_source_response_mismatch"},  # a collapse on the behaviors list
-    "okta_sentinel": set(),
-    "okta_sentinel_legacy": {"okta_suspicious_use_of_a_session_cookie"},
+    # a collapse on the behaviors list
+    "okta_elastic": {"okta_verify_push_source_response_mismatch", *_TARGET_MEMBERS},
+    "okta_sentinel": _TARGET_MEMBERS,
+    "okta_sentinel_legacy": {"okta_suspicious_use_of_a_session_cookie", *_TARGET_MEMBERS},
     "okta_ocsf": {
         "okta_phishing_detection_with_fastpass_origin_check",
         "okta_sign_on_policy_allowed",
         "okta_suspicious_use_of_a_session_cookie",
+        "okta_user_verified",  # actor.type
+        *_TARGET_MEMBERS,
     },
 }
 

@@ -119,7 +119,7 @@ class TestBundledPack:
         ]
         correlated = {id(ref.rule) for c in pack.correlations for ref in c.rules}
         assert all(base._output == (id(base) not in correlated) for base in pack.base_rules)
-        assert sum(not base._output for base in pack.base_rules) == 7  # the seed's 2 and 5 feeders
+        assert sum(not base._output for base in pack.base_rules) == 10  # the seed's 2 and 8 feeders
 
     def test_bundled_path_is_the_rules_folder(self):
         files = sorted(bundled_rules_path().glob("*.yml"))
