@@ -140,7 +140,8 @@ def _correlation_alert(rule: AggregateCorrelationRule, order: int, row: dict[str
 
 
 def _match_alert(rule: Any, row: dict[str, Any]) -> MatchAlert:
-    fields = {name: row[name] for name in rule.fields if row.get(name) is not None}
+    # a member of a list of objects without any value is a list column holding [], absent in the engine
+    fields = {name: row[name] for name in rule.fields if row.get(name) not in (None, [])}
     risk = rule.custom_attributes.get("risk")
     return MatchAlert(
         rule_id=str(rule.id) if rule.id else None,
