@@ -172,13 +172,16 @@ def test_truth_reports_missed_and_unexpected_alerts(tmp_path):
     done = sigma_okta("run", *SEED, "--events", str(events), "--truth", str(truth))
     assert done.returncode == 0 and b", 0 missed, 0 unexpected" in done.stderr
     expected = json.loads(truth.read_text())
-    dropped = expected["expected_alerts"].pop()
-    expected["expected_alerts"].append(["2026-03-10T01:00:00Z", "idxNotThere"])
+    push_alerts = expected["rules"][expected["rule_id"]]["alerts"]  # the truth of every rule, by rule id
+    dropped = list(push_alerts.pop()["group"].values())
+    push_alerts.append(
+        {"window_start": "2026-03-10T01:00:00Z", "group": {"authenticationContext.externalSessionId": "idxNotThere"}}
+    )
     truth.write_text(json.dumps(expected))
     done = sigma_okta("run", *SEED, "--events", str(events), "--truth", str(truth))
     assert done.returncode == 5
     assert b"1 missed, 1 unexpected" in done.stderr
-    assert dropped[1].encode() in done.stderr and b"idxNotThere" in done.stderr
+    assert dropped[0].encode() in done.stderr and b"idxNotThere" in done.stderr
 
 
 # --- what a new user hits first (issue 12) -----------------------------------------------------------

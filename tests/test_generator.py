@@ -19,6 +19,7 @@ import pytest
 
 from sigma.backends.okta.generator import (
     ATTACK_LABELS,
+    BENIGN_LABELS,
     LABELS,
     LOGEVENT_KEYS,
     RULE_ID,
@@ -46,6 +47,7 @@ COLLAPSE_FIELDS = (
     "debugContext.debugData.behaviors",
 )
 SMALL = {"sessions_per_label": 3, "background_events": 600}
+PUSH_LABELS = ATTACK_LABELS + BENIGN_LABELS  # the push-mismatch rule's scenarios
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -235,6 +237,8 @@ def test_every_scenario_session_lies_inside_one_window(small):
         if session is not None:
             windows_of[session].add(epoch_ms(event["published"]) // 3_600_000)
     for session in truth["sessions"]:
+        if session["crosses_window"]:  # near misses built across an hour (tests/test_generator_pack.py)
+            continue
         window = epoch_ms(session["window_start"].replace("Z", ".000Z")) // 3_600_000
         assert epoch_ms(session["first_published"]) // 3_600_000 == window
         assert epoch_ms(session["last_published"]) // 3_600_000 == window
@@ -347,7 +351,7 @@ def test_gzip_output_is_readable(tmp_path):
 def test_only_push_keeps_the_rule_event_types():
     events, _lines, truth = generate(seed=6, only_push=True, sessions_per_label=4)
     assert {e["eventType"] for e in events} == {PUSH, MFA}
-    assert set(truth["labels"]) == set(LABELS)
+    assert set(truth["labels"]) == set(PUSH_LABELS)  # the other families hold no push events
 
 
 def test_time_order_and_shuffle():
@@ -388,7 +392,7 @@ def test_config_parsing_and_validation():
 
 @pytest.mark.parametrize(
     "scenarios",
-    [("mfa_fatigue",), ("benign_retry", "null_session"), ("benign_denial_same_network",), tuple(LABELS)],
+    [("mfa_fatigue",), ("benign_retry", "null_session"), ("benign_denial_same_network",), PUSH_LABELS],
 )
 def test_a_run_restricted_to_scenarios_has_only_their_sessions(scenarios):
     config = GeneratorConfig(seed=4, scenarios=scenarios, sessions_per_label=2, background_events=40)

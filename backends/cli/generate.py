@@ -15,8 +15,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "generate",
         help="write a realistic Okta System Log dataset with labelled attack and benign sessions",
         description="Write seeded, realistic Okta System Log events (NDJSON, or .gz by suffix): background "
-        "traffic plus labelled push-fatigue, push-denial, fan-out, null-session and other-factor sessions, "
-        "and a ground-truth file naming the sessions the bundled rule must alert on.",
+        "traffic plus labelled sessions for every rule of the bundled pack (push fatigue, MFA bursts, password "
+        "spray, lockouts, session-cookie reuse, logins from several cities, admin changes, threats), each "
+        "with near misses, and a ground-truth file naming the alerts every rule must give.",
     )
     generate.add_argument(
         "--output", "-o", required=True, metavar="FILE", help="events file (.jsonl or .jsonl.gz)"
@@ -40,6 +41,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "label lists them all)",
     )
     generate.add_argument(
+        "--family",
+        action="append",
+        metavar="FAMILY",
+        help="only scenarios of this family (repeatable): push (the push-mismatch rule), mfa_burst, spray, "
+        "lockout, session_cookie, cities, changes, threats (the rest of the pack)",
+    )
+    generate.add_argument(
         "--sessions", type=_count, metavar="N", help="sessions of each scenario (default: 3; unsized runs)"
     )
     generate.add_argument(
@@ -57,6 +65,7 @@ def _generate(arguments: argparse.Namespace) -> int:
         "target_bytes": arguments.size,
         "push_share": arguments.push_share,
         "scenarios": arguments.scenario,
+        "families": arguments.family,
         "sessions_per_label": arguments.sessions,
         "background_events": arguments.background,
     }
@@ -75,11 +84,18 @@ def _generate(arguments: argparse.Namespace) -> int:
     print(
         f"wrote {summary.events:,} events ({summary.bytes / 1e6:,.1f} MB) to {summary.events_path} "
         f"in {summary.seconds:.1f}s: {summary.rule_events:,} push or push-response events "
-        f"({summary.push_share:.1%}), {sum(summary.sessions.values())} labelled sessions, "
-        f"{summary.expected_alerts} of which must alert"
+        f"({summary.push_share:.1%}), {sum(summary.sessions.values())} labelled sessions; the pack must "
+        f"give {summary.pack_alerts} alerts ({summary.expected_alerts} of the push-mismatch rule)"
         + (f"; ground truth in {summary.truth_path}" if summary.truth_path else ""),
         file=sys.stderr,
     )
+    for intent in summary.broken_intents:  # another session pushed a near miss over, or an attack under
+        print(
+            f"warning: scenario {intent['label']} meant {intent['rule']} to "
+            f"{'fire' if intent['fires'] else 'stay silent'} for {', '.join(intent['group'])} in the window "
+            f"of {intent['window_start']}; it does not (the ground truth says what the pack gives)",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -136,7 +136,7 @@ def _background_system(ctx: _ScenarioContext, user: User, n: int) -> list[_Step]
             target,
             actor=rng.choice(population.service_actors),
         )
-    elif pick < 0.55:
+    elif pick < 0.4:  # each one is an alert of the ThreatInsight rule: a few a day, not one an hour
         session = _Session(ctx, user, None, classic=True)
         client, signal = ctx.attacker_client()
         debug = session.signal_debug(

@@ -60,6 +60,9 @@ class GeneratorConfig:
     - ``escape_share``: share of lines serialised with ``\\uXXXX`` escapes for non-ASCII characters and for
       ``= < > & '`` (what Java's Gson emits by default).
     - ``shuffle``: emit out of time order (a shuffle buffer of 50 000 events), for tests of unordered input.
+    - ``scenarios`` / ``families``: only these scenario labels / families (``push`` for the push-mismatch
+      rule; ``mfa_burst``, ``spray``, ``lockout``, ``session_cookie``, ``cities``, ``changes`` and
+      ``threats`` for the rest of the pack). ``only_push`` keeps the ``push`` family only.
     """
 
     seed: int = 7
@@ -73,6 +76,7 @@ class GeneratorConfig:
     escape_share: float = 0.05
     shuffle: bool = False
     scenarios: tuple[str, ...] | None = None  # only these labels (None: every scenario)
+    families: tuple[str, ...] | None = None  # only scenarios of these families (None: every family)
 
     def __post_init__(self) -> None:
         self.start = _parse_start(self.start)
@@ -102,13 +106,29 @@ class GeneratorConfig:
                     f"unknown scenario(s) {', '.join(unknown) or '(none given)'} (scenarios: {', '.join(LABELS)})"
                 )
 
+        if self.families is not None:
+            from .scenarios import FAMILIES
+
+            self.families = tuple(self.families)
+            unknown = [family for family in self.families if family not in FAMILIES]
+            if unknown or not self.families:
+                raise ValueError(
+                    f"unknown scenario famil{'ies' if len(unknown) > 1 else 'y'} "
+                    f"{', '.join(unknown) or '(none given)'} (families: {', '.join(FAMILIES)})"
+                )
+
     @property
     def labels(self) -> tuple[str, ...]:
-        """The scenario labels to generate, in the table's order."""
-        from .scenarios import LABELS
+        """The scenario labels to generate, in the table's order. Only push-mismatch scenarios with
+        ``only_push``: the others hold no push events, so nothing of them would be kept."""
+        from .scenarios import SCENARIOS
 
-        return (
-            LABELS if self.scenarios is None else tuple(label for label in LABELS if label in self.scenarios)
+        return tuple(
+            scenario.label
+            for scenario in SCENARIOS
+            if (self.scenarios is None or scenario.label in self.scenarios)
+            and (self.families is None or scenario.family in self.families)
+            and (not self.only_push or scenario.family == "push")
         )
 
     @property
@@ -123,8 +143,9 @@ class GeneratorConfig:
         values = asdict(self)
         values["start"] = _iso_seconds(self.start_ms)
         values["duration"] = f"{self.hours}h"
-        if self.scenarios is None:
-            del values["scenarios"]  # unrestricted runs keep the ground-truth format they always had
-        else:
-            values["scenarios"] = list(self.scenarios)
+        for name in ("scenarios", "families"):
+            if values[name] is None:
+                del values[name]  # unrestricted runs keep the ground-truth format they always had
+            else:
+                values[name] = list(values[name])
         return values

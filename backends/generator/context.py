@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from .events import KNOWN_SIGNAL, NEW_NETWORK_SIGNAL, Signal
-from .population import Client, Phone, Population, User, _desktop_agent, _make_client
+from .population import Client, Phone, Population, User, _desktop_agent, _make_client, _make_user
 from .tables import ATTACKER_NETWORKS, MOBILE_ISPS, RESIDENTIAL_ISPS, City, Isp
 from .values import _case_twin, _ip, _session_id, behaviors_text
 
@@ -18,6 +18,7 @@ class _ScenarioContext:
         self.rng = rng
         self.population = population
         self.used_ids = used_ids
+        self.used_ips: set[str] = set()  # addresses given to scenarios' attackers, each to one only
 
     def new_session_id(self, classic: bool) -> str:
         while True:
@@ -39,12 +40,25 @@ class _ScenarioContext:
             return self.rng.choice(self.population.users)
         return self.rng.choice(self.population.by_device_count[devices])
 
-    def attacker_client(self) -> tuple[Client, Signal]:
+    def fresh_user(self) -> User:
+        """A user of the org who does nothing but this scenario (no background, no other scenario): what
+        near misses of per-user thresholds are built on, so that nothing else can push them over."""
+        return _make_user(self.rng, self.population.logins, self.population.offices)
+
+    def fresh_ip(self, isp: Isp) -> str:
+        while True:
+            ip = _ip(self.rng, isp)
+            if ip not in self.used_ips:
+                self.used_ips.add(ip)
+                return ip
+
+    def attacker_client(self, unique: bool = False) -> tuple[Client, Signal]:
+        """An attacker's client; ``unique``: on an address no other scenario gets (per-address thresholds)."""
         rng = self.rng
         city, isp = rng.choice(ATTACKER_NETWORKS)
         client = _make_client(
             rng,
-            ip=_ip(rng, isp),
+            ip=self.fresh_ip(isp) if unique else _ip(rng, isp),
             city=city,
             isp=isp,
             agent=_desktop_agent(rng),

@@ -69,6 +69,28 @@ APP_ASSIGN = EventKind(
 FACTOR_ACTIVATE = EventKind(
     "user.mfa.factor.activate", "Activate factor or authenticator", "core.user.factor.activate"
 )
+FACTOR_DEACTIVATE = EventKind(
+    "user.mfa.factor.deactivate", "Reset factor for user", "core.user.factor.deactivate", "WARN"
+)
+FACTOR_RESET_ALL = EventKind(
+    "user.mfa.factor.reset_all", "Reset all factors for user", "core.user.factor.reset_all", "WARN"
+)
+API_TOKEN_CREATE = EventKind("system.api_token.create", "Create API token", "api.token.create")
+API_TOKEN_REVOKE = EventKind("system.api_token.revoke", "Revoke API token", "api.token.revoke")
+DEVICE_ENROLL = EventKind("device.enrollment.create", "Enroll device", None)
+IDP_CREATE = EventKind("system.idp.lifecycle.create", "Create IdP", None, "WARN")
+IDP_ACTIVATE = EventKind("system.idp.lifecycle.activate", "Activate IdP", None, "WARN")
+IDP_UPDATE = EventKind("system.idp.lifecycle.update", "Update IdP", None)
+UNAUTH_APP = EventKind(
+    "app.generic.unauth_app_access_attempt",
+    "User attempted unauthorized access to app",
+    "app.generic.unauth_app_access_attempt",
+    "WARN",
+)
+REPORT_SUSPICIOUS = EventKind(
+    "user.account.report_suspicious_activity_by_enduser", "User report suspicious activity", None, "WARN"
+)
+REQUEST_BLOCKED = EventKind("security.request.blocked", "Request from a blocked network zone", None, "WARN")
 
 OUTCOME_SUCCESS = {"result": "SUCCESS", "reason": None}
 OUTCOME_ALLOW = {"result": "ALLOW", "reason": "Sign-on policy evaluation resulted in ALLOW"}
@@ -76,6 +98,7 @@ OUTCOME_CHALLENGE = {"result": "CHALLENGE", "reason": "Sign-on policy evaluation
 OUTCOME_INVALID_CREDENTIALS = {"result": "FAILURE", "reason": "INVALID_CREDENTIALS"}
 OUTCOME_VERIFICATION_ERROR = {"result": "FAILURE", "reason": "VERIFICATION_ERROR"}
 OUTCOME_DENY = {"result": "DENY", "reason": "Login Failures"}
+OUTCOME_FASTPASS_PHISHING = {"result": "FAILURE", "reason": "FastPass declined phishing attempt"}
 
 
 class _Step(NamedTuple):
@@ -90,6 +113,7 @@ class _Step(NamedTuple):
     debug: dict  # static debugData fields (requestId is added per event)
     target: list | None
     hex_ids: bool  # OIE request ids are 32 hex digits, Classic ones 27 base64-like characters
+    feeds: tuple = ()  # the rule inputs this step was built as (pack.step_feeds), for the ground truth
 
     @property
     def is_rule_event(self) -> bool:

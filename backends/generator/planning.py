@@ -170,10 +170,20 @@ class _Planner:
                 yield design
 
     def _place(self, design: _Design, hour_ms: int) -> _Pending:
-        """Start on an even second, so the design's 2 s buckets are the data's, and end inside the hour."""
+        """Start on an even second, so the design's 2 s buckets are the data's, and end inside the hour;
+        an anchored design so that its anchor falls on a window boundary (the hour's end for one that
+        spans two hours, else a 5-minute boundary that keeps it inside the hour)."""
         span = design.steps[-1].offset_ms
-        slots = (WINDOW_MS - span - BUCKET_MS) // BUCKET_MS
-        start = hour_ms + BUCKET_MS * self.rng.randrange(max(1, slots))
+        if design.align_ms == WINDOW_MS:
+            start = hour_ms + WINDOW_MS - design.anchor_ms
+        elif design.align_ms is not None:
+            align = design.align_ms
+            first = -(-(hour_ms + design.anchor_ms) // align)  # the first boundary the anchor can take
+            last = (hour_ms + WINDOW_MS - BUCKET_MS - span + design.anchor_ms) // align
+            start = align * self.rng.randint(first, max(first, last)) - design.anchor_ms
+        else:
+            slots = (WINDOW_MS - span - BUCKET_MS) // BUCKET_MS
+            start = hour_ms + BUCKET_MS * self.rng.randrange(max(1, slots))
         return _Pending(design, None, len(design.steps), None, start)
 
     def _background(self, hour_ms: int, due_events: float) -> Iterator[_Pending]:
@@ -200,13 +210,15 @@ class _Planner:
 
 
 def _calibrate(
-    config: GeneratorConfig, population: Population, per_label: int = 12, background: int = 120
+    config: GeneratorConfig, population: Population, sample: int = 120, background: int = 120
 ) -> _Calibration:
-    """Measure events and bytes per scenario session and per background event on a throw-away sample."""
+    """Measure events and bytes per scenario session and per background event on a throw-away sample
+    of about `sample` sessions (at least three of each label)."""
     ctx = _ScenarioContext(random.Random(f"{config.seed}:calibration"), population, set())
     rule_events = kept = 0
     scenario_lines: list[bytes] = []
     labels = config.labels
+    per_label = max(3, sample // max(1, len(labels)))
     for label in labels * per_label:
         design = _build_design(ctx, label)
         steps = [s for s in design.steps if not config.only_push or s.kind.event_type in _RULE_EVENT_TYPES]

@@ -4,7 +4,7 @@ users, and the seeded :class:`Population` of the org (offices, admins, service a
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .tables import (
@@ -183,6 +183,7 @@ class Population:
     service_client: Client
     policy_targets: list[dict]
     app_targets: list[tuple[App, dict]]
+    logins: set[str] = field(default_factory=set)  # every login given out, scenarios' own users included
 
 
 def _person(rng: random.Random, taken: set[str]) -> tuple[str, str]:
@@ -294,5 +295,13 @@ def _make_population(seed: int, size: int = 1200) -> Population:
         for app in APPS
     ]
     return Population(
-        users, by_devices, users[:12], offices, service_actors, service_client, [policy, rule], app_targets
+        users,
+        by_devices,
+        users[:12],
+        offices,
+        service_actors,
+        service_client,
+        [policy, rule],
+        app_targets,
+        taken,
     )

@@ -12,7 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .context import _ScenarioContext
+from .design import Scenario, _Design
 from .events import KNOWN_SIGNAL, Signal, _Step
+from .pack import HOUR
+from .pack_scenarios import PACK_SCENARIOS
 from .rule import BUCKET_MS, WINDOW_MS
 from .session import _Session
 from .tables import OTHER_FACTORS
@@ -30,15 +33,6 @@ class Conversation:
     answers: Callable[[random.Random, int], list[str | None]]  # per push: "approve", "deny" or None (ignored)
     gap_seconds: tuple[int, int] = (8, 60)  # between pushes (each push starts a new 2 s bucket)
     same_network: bool = False  # the phone answers from the sign-in client's IP
-
-
-@dataclass(frozen=True)
-class Scenario:
-    label: str
-    expected_alert: bool
-    summary: str
-    conversation: Conversation | None = None
-    build: Callable[[_ScenarioContext, Scenario], _Design] | None = None
 
 
 def _fatigue_answers(rng: random.Random, n: int) -> list[str | None]:
@@ -64,18 +58,6 @@ def _approve_last(rng: random.Random, n: int) -> list[str | None]:
 
 def _deny_then_approve(rng: random.Random, n: int) -> list[str | None]:
     return ["deny"] + ["approve"] * (n - 1)
-
-
-@dataclass
-class _Design:
-    """A scenario session before placement: steps relative to its start, plus what it was built with."""
-
-    label: str
-    session_id: str | None
-    users: list[str]
-    steps: list[_Step]
-    facts: _Facts
-    case_twin_of: str | None = None
 
 
 def _phone_signal(rng: random.Random) -> Signal:
@@ -258,10 +240,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         build=_build_other_factor,
     ),
 )
+SCENARIOS += PACK_SCENARIOS
 SCENARIOS_BY_LABEL = {s.label: s for s in SCENARIOS}
+FAMILIES = tuple(dict.fromkeys(s.family for s in SCENARIOS))
 LABELS = tuple(s.label for s in SCENARIOS)
 ATTACK_LABELS = tuple(s.label for s in SCENARIOS if s.expected_alert)
-BENIGN_LABELS = tuple(s.label for s in SCENARIOS if not s.expected_alert)
+BENIGN_LABELS = tuple(s.label for s in SCENARIOS if s.family == "push" and not s.expected_alert)
 # benign_denial_same_network sometimes takes the case-swapped session id of a benign_new_laptop in the same
 # hour: merged case-insensitively the two would alert (rejection + new device/IP + 2 IPs), apart they must not.
 _TWIN_PAIR = ("benign_new_laptop", "benign_denial_same_network")
@@ -285,5 +269,5 @@ def _check_design(scenario: Scenario, design: _Design) -> None:
         raise AssertionError(
             f"scenario {scenario.label} built a session that contradicts its expected outcome: {design.facts}"
         )
-    if design.steps[-1].offset_ms >= WINDOW_MS - BUCKET_MS:
+    if design.align_ms != HOUR and design.steps[-1].offset_ms >= WINDOW_MS - BUCKET_MS:
         raise AssertionError(f"scenario {scenario.label} does not fit in one window")

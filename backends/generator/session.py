@@ -9,6 +9,7 @@ from typing import Any
 
 from .context import _ScenarioContext
 from .events import (
+    ACCOUNT_LOCK,
     ADMIN_APP,
     MFA_FAILURE,
     MFA_SUCCESS,
@@ -16,6 +17,7 @@ from .events import (
     OAUTH_TOKEN,
     OUTCOME_ALLOW,
     OUTCOME_CHALLENGE,
+    OUTCOME_FASTPASS_PHISHING,
     OUTCOME_INVALID_CREDENTIALS,
     OUTCOME_SUCCESS,
     OUTCOME_VERIFICATION_ERROR,
@@ -26,12 +28,15 @@ from .events import (
     SESSION_START_FAILED,
     SMS_SENT,
     SSO,
+    THREAT,
+    UNAUTH_APP,
     VERIFY,
     EventKind,
     Signal,
     _auth_contexts,
     _Step,
 )
+from .pack import step_feeds
 from .population import Client, Phone, User
 from .rule import RESPONSE_FACTOR
 from .tables import _ALNUM, App
@@ -67,17 +72,19 @@ class _Session:
         auth: str = "plain",
         actor: dict | None = None,
     ) -> None:
+        actor = actor or self.user.actor
         self.steps.append(
             _Step(
                 offset_ms,
                 kind,
-                actor or self.user.actor,
+                actor,
                 client,
                 self.auth[auth],
                 outcome,
                 debug,
                 target,
                 not self.classic,
+                step_feeds(kind.event_type, actor, client, outcome, debug),
             )
         )
 
@@ -260,12 +267,100 @@ class _Session:
         )
         self.add(t, ADMIN_APP, client, OUTCOME_SUCCESS, debug, None)
 
+    # -- attacks and changes ---------------------------------------------------------------------------------
+
+    def sign_in_failed(self, t: int, client: Client, signal: Signal) -> None:
+        """A wrong password on the Classic API: user.session.start FAILURE (no session yet)."""
+        debug = self.signal_debug(client, signal, "/api/v1/authn")
+        self.add(t, SESSION_START_FAILED, client, OUTCOME_INVALID_CREDENTIALS, debug, [self.user.target])
+
+    def lockout(self, t: int, client: Client, signal: Signal) -> None:
+        debug = self.signal_debug(client, signal, "/api/v1/authn")
+        self.add(t, ACCOUNT_LOCK, client, OUTCOME_SUCCESS, debug, [self.user.target])
+
+    def wrong_password(self, t: int, client: Client, signal: Signal) -> None:
+        """A wrong password in Okta Identity Engine: auth_via_mfa FAILURE with PASSWORD_AS_FACTOR."""
+        debug = self.signal_debug(
+            client,
+            signal,
+            "/idp/idx/challenge/answer",
+            factor="PASSWORD_AS_FACTOR",
+            factorIntent="AUTHENTICATION",
+        )
+        self.add(
+            t,
+            MFA_FAILURE,
+            client,
+            OUTCOME_INVALID_CREDENTIALS,
+            debug,
+            [self.user.target, self.user.password_target],
+            auth="password",
+        )
+
+    def fastpass(self, t: int, client: Client, signal: Signal, phishing: bool) -> None:
+        """Okta FastPass (SIGNED_NONCE): approved, or declined because the page's origin is not Okta's."""
+        debug = self.signal_debug(
+            client,
+            signal,
+            "/idp/authenticators/sso_extension/transactions/verify",
+            factor="SIGNED_NONCE",
+            factorIntent="AUTHENTICATION",
+            keyTypeUsedForAuthentication="PROOF_OF_POSSESSION",
+        )
+        kind, outcome = (
+            (MFA_FAILURE, OUTCOME_FASTPASS_PHISHING) if phishing else (MFA_SUCCESS, OUTCOME_SUCCESS)
+        )
+        enrollment = {
+            "id": f"pfd{self.user.target['id'][3:]}",
+            "type": "AuthenticatorEnrollment",
+            "alternateId": "unknown",
+            "displayName": "Okta Verify",
+            "detailEntry": {"methodTypeUsed": "Use Okta FastPass"},
+        }
+        self.add(t, kind, client, outcome, debug, [self.user.target, enrollment], auth="factor")
+
+    def change(
+        self,
+        t: int,
+        kind: EventKind,
+        client: Client,
+        signal: Signal,
+        target: list | None,
+        request_uri: str,
+        outcome: dict = OUTCOME_SUCCESS,
+    ) -> None:
+        """An administrative or self-service change (API token, factor, device, identity provider)."""
+        debug = self.signal_debug(client, signal, request_uri, behaviors=False)
+        self.add(t, kind, client, outcome, debug, target)
+
+    def unauthorized_app(self, t: int, client: Client, signal: Signal, app_target: dict) -> None:
+        path = f"/app/{app_target['alternateId'].lower().replace(' ', '')}/{app_target['id']}/sso/saml"
+        debug = self.signal_debug(client, signal, path, behaviors=False)
+        self.add(t, UNAUTH_APP, client, _OUTCOME_UNASSIGNED, debug, [app_target, self.user.target])
+
+    def threat(
+        self, t: int, client: Client, signal: Signal, kind: EventKind = THREAT, **details: str
+    ) -> None:
+        """ThreatInsight (or a block) about a client: the actor is its address, not a user."""
+        debug = self.signal_debug(client, signal, "/api/v1/authn", **details)
+        actor = {
+            "id": client.ip,
+            "type": "IP address",
+            "alternateId": "unknown",
+            "displayName": client.ip,
+            "detailEntry": None,
+        }
+        self.add(t, kind, client, _OUTCOME_THREAT, debug, None, actor=actor)
+
     def session_end(self, t: int, client: Client, signal: Signal) -> None:
         debug = self.signal_debug(
             client, signal, "/login/signout", "/login/signout?fromURI=%2Fapp%2FUserHome"
         )
         self.add(t, SESSION_END, client, OUTCOME_SUCCESS, debug, None)
 
+
+_OUTCOME_UNASSIGNED = {"result": "FAILURE", "reason": "User is not assigned to this application"}
+_OUTCOME_THREAT = {"result": "DENY", "reason": "Login Failures"}
 
 _FACTOR_NAMES = {
     "OKTA_VERIFY": "Okta Verify",

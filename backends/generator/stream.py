@@ -10,6 +10,7 @@ from typing import Any
 
 from .config import GeneratorConfig
 from .events import _classic_request_id, _escaped_line, _materialise, _plain_line, _Step, _uuid
+from .pack_truth import PackTruth
 from .planning import _Active, _Pending, _Planner
 from .population import _make_population
 from .rule import NULL_GROUP, WINDOW_MS
@@ -41,6 +42,7 @@ class EventStream:
         self._done = False
         self._truth: list[SessionTruth] = []
         self._facts: list[tuple[str, str, _Facts]] = []
+        self._pack = PackTruth()
         self.events = 0
         self.bytes = 0
         self.rule_events = 0
@@ -67,7 +69,9 @@ class EventStream:
     def ground_truth(self) -> GroundTruth:
         if not self._done:
             raise RuntimeError("the ground truth is known once the stream has been consumed")
-        return GroundTruth(self.config.as_dict(), self._truth, self._groups())
+        groups = self._groups()
+        rules = self._pack.rules(groups)
+        return GroundTruth(self.config.as_dict(), self._truth, groups, rules, self._pack.intents(rules))
 
     # -- generation --------------------------------------------------------------------------------------
 
@@ -106,6 +110,8 @@ class EventStream:
             if item.index < len(item.steps):
                 heapq.heappush(heap, (item.start_ms + item.steps[item.index].offset_ms, order, item))
             event = self._event(step, when)
+            if step.feeds:
+                self._pack.add(step.feeds, when)
             escaped = escape_share > 0 and escape_random() < escape_share
             line = None
             if serialize:
@@ -179,8 +185,12 @@ class EventStream:
                 last_published=_iso_millis(start_ms + design.steps[-1].offset_ms),
                 design=design.facts.as_dict(),
                 case_twin_of=design.case_twin_of,
+                family=scenario.family,
+                crosses_window=design.align_ms == WINDOW_MS,
             )
         )
+        for intent in design.intents:
+            self._pack.intend(intent, start_ms, design.label)
         if any(step.is_rule_event for step in design.steps):
             self._facts.append((window, group, design.facts))
 

@@ -27,15 +27,30 @@ class SessionTruth:
     last_published: str
     design: dict[str, Any]
     case_twin_of: str | None = None
+    family: str = "push"
+    crosses_window: bool = False  # built across an hour boundary (a near miss of the next window)
 
 
 @dataclass
 class GroundTruth:
-    """Every scenario session, every rule group (window, session) with its metrics, and the alerts."""
+    """Every scenario session, every push-rule group (window, session) with its metrics and the alerts;
+    ``rules``: the alerts of every rule of the pack, by rule id (``pack_truth.PackTruth.rules``);
+    ``intents``: what each scenario was built to do to a rule's group, and whether it held."""
 
     config: dict[str, Any]
     sessions: list[SessionTruth]
     groups: list[dict[str, Any]]
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    intents: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def pack_alerts(self) -> int:
+        """How many alerts the whole pack must produce."""
+        return sum(len(rule["alerts"]) for rule in self.rules.values())
+
+    @property
+    def broken_intents(self) -> list[dict[str, Any]]:
+        return [intent for intent in self.intents if not intent["held"]]
 
     @property
     def expected_alerts(self) -> list[tuple[str, str]]:
@@ -58,6 +73,9 @@ class GroundTruth:
             "expected_alerts": [list(pair) for pair in self.expected_alerts],
             "groups": self.groups,
             "sessions": [asdict(s) for s in self.sessions],
+            # every rule of the pack: the alerts it must produce (what `sigma-okta run --truth` compares)
+            "rules": self.rules,
+            "intents": self.intents,
         }
 
 

@@ -28,11 +28,13 @@ class DatasetSummary:
     push_share: float
     escaped_events: int
     sessions: dict[str, int]
-    expected_alerts: int
+    expected_alerts: int  # of the push-mismatch rule
+    pack_alerts: int  # of every rule of the pack
     first_published: str | None
     last_published: str | None
     seconds: float
     mb_per_s: float = field(default=0.0)
+    broken_intents: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,8 +80,10 @@ def write_dataset(
         escaped_events=stream.escaped_events,
         sessions=dict(sorted(Counter(s.label for s in truth.sessions).items())),
         expected_alerts=len(truth.expected_alerts),
+        pack_alerts=truth.pack_alerts,
         first_published=stream.first_published,
         last_published=stream.last_published,
         seconds=round(seconds, 3),
         mb_per_s=round(stream.bytes / 1e6 / seconds, 1) if seconds else 0.0,
+        broken_intents=truth.broken_intents,
     )

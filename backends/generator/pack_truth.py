@@ -1,0 +1,146 @@
+"""Ground truth for every rule of the pack: the rule inputs the emitted steps were built as (``Feed``s,
+see ``pack.py``) counted per epoch-aligned tumbling window and group, the thresholds applied, and the
+alerts the pack must produce; and whether each scenario's declared intent (fires / near miss) held.
+
+Nothing here reads an event: the feeds are what the builders planted, with the time they were placed at.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from .pack import PACK_RULES, PACK_RULES_BY_NAME, PUSH_MISMATCH, Feed
+from .values import _iso_millis, _iso_seconds
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a scenario was built to do to one rule's group: fire, or come close and not fire.
+    ``offset_ms`` is a time inside the window meant (relative to the design's start)."""
+
+    rule: str
+    group: tuple
+    offset_ms: int
+    fires: bool
+
+
+class PackTruth:
+    """Feeds of the emitted steps, per rule, window and group; then the expected alerts."""
+
+    def __init__(self) -> None:
+        self._matches: dict[str, list[tuple[int, Any]]] = defaultdict(list)
+        # (rule, window start ms, group) -> event count | set of values | (ips, oses, browsers)
+        self._windows: dict[tuple[str, int, tuple], Any] = {}
+        self._intents: list[tuple[Intent, int, str]] = []  # intent, absolute window start, scenario label
+
+    def add(self, feeds: tuple[Feed, ...], when_ms: int) -> None:
+        for feed in feeds:
+            rule = PACK_RULES_BY_NAME[feed.rule]
+            if rule.kind == "match":
+                self._matches[rule.name].append((when_ms, feed.group[0]))
+                continue
+            key = (rule.name, when_ms - when_ms % rule.window_ms, feed.group)
+            if rule.kind == "event_count":
+                self._windows[key] = self._windows.get(key, 0) + 1
+            elif rule.kind == "value_count":
+                self._windows.setdefault(key, set()).add(feed.value)
+            else:  # session_cookie: distinct address, OS and browser
+                sets = self._windows.setdefault(key, (set(), set(), set()))
+                for values, value in zip(sets, feed.value, strict=True):
+                    values.add(value)
+
+    def intend(self, intent: Intent, start_ms: int, label: str) -> None:
+        rule = PACK_RULES_BY_NAME[intent.rule]
+        when = start_ms + intent.offset_ms
+        self._intents.append((intent, when - when % rule.window_ms, label))
+
+    def _groups(self) -> dict[str, list[dict[str, Any]]]:
+        """Every windowed group with its metrics and whether the rule's condition holds."""
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for (name, window, group), state in sorted(self._windows.items(), key=_sort_key):
+            rule = PACK_RULES_BY_NAME[name]
+            if rule.kind == "event_count":
+                metrics = {"event_count": state}
+                fires = rule.holds(state)
+            elif rule.kind == "value_count":
+                metrics = {"value_count": len(state)}
+                fires = rule.holds(len(state))
+            else:
+                ips, oses, browsers = map(len, state)
+                metrics = {"dc_src_ip": ips, "dc_user_agent_os": oses, "dc_user_agent_browser": browsers}
+                fires = ips > 1 and (oses > 1 or browsers > 1)
+            groups[name].append(
+                {
+                    "window_start": _iso_seconds(window),
+                    "group": dict(zip(rule.group_by, group, strict=True)),
+                    "metrics": metrics,
+                    "alert": fires,
+                }
+            )
+        return groups
+
+    def rules(self, push_groups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Per rule id: its name, title and the alerts it must produce (``alerts``), sorted; for
+        correlations also every group that stayed under its threshold (``near``), for diagnosis."""
+        groups = self._groups()
+        groups[PUSH_MISMATCH] = [
+            {
+                "window_start": g["window_start"],
+                "group": {"authenticationContext.externalSessionId": g["group"]},
+                "metrics": {k: v for k, v in g.items() if k not in ("window_start", "group", "alert")},
+                "alert": g["alert"],
+            }
+            for g in push_groups
+        ]
+        result: dict[str, dict[str, Any]] = {}
+        for rule in PACK_RULES:
+            entry: dict[str, Any] = {"name": rule.name, "title": rule.title, "kind": rule.kind}
+            if rule.kind == "match":
+                entry["object_field"] = rule.object_field
+                entry["alerts"] = [
+                    {"time": _iso_millis(ms), "object": value}
+                    for ms, value in sorted(
+                        self._matches[rule.name], key=lambda item: (item[0], str(item[1]))
+                    )
+                ]
+            else:
+                entry["group_by"] = list(rule.group_by)
+                entry["alerts"] = [_without_alert(g) for g in groups[rule.name] if g["alert"]]
+                entry["groups_not_alerting"] = sum(1 for g in groups[rule.name] if not g["alert"])
+            result[rule.rule_id] = entry
+        return result
+
+    def intents(self, rules: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every scenario intent with whether the truth bears it out."""
+        alerting = {
+            (PACK_RULES_BY_NAME[entry["name"]].name, alert["window_start"], tuple(alert["group"].values()))
+            for entry in rules.values()
+            if entry["kind"] != "match"
+            for alert in entry["alerts"]
+        }
+        found = []
+        for intent, window, label in self._intents:
+            start = _iso_seconds(window)
+            fired = (intent.rule, start, intent.group) in alerting
+            found.append(
+                {
+                    "label": label,
+                    "rule": intent.rule,
+                    "window_start": start,
+                    "group": list(intent.group),
+                    "fires": intent.fires,
+                    "held": fired == intent.fires,
+                }
+            )
+        return found
+
+
+def _sort_key(item: tuple[tuple[str, int, tuple], Any]) -> tuple:
+    name, window, group = item[0]
+    return name, window, tuple(str(value) for value in group)
+
+
+def _without_alert(group: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in group.items() if key != "alert"}
