@@ -52,10 +52,12 @@ $(VENV)/.installed: pyproject.toml $(FILELIST) | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]' --config-settings editable_mode=strict
 	@touch $@
 
+# One day of a generated org with one session of every scenario: the alerts of the whole pack, one row
+# each, then the ground truth compared rule by rule (`--format text` shows each alert in full).
 demo: install
 	@mkdir -p $(DEMO)
-	$(SIGMA_OKTA) generate --seed 7 --output $(DEMO)/okta-events.jsonl --truth $(DEMO)/ground-truth.json
-	$(SIGMA_OKTA) run --events $(DEMO)/okta-events.jsonl --format text --truth $(DEMO)/ground-truth.json
+	$(SIGMA_OKTA) generate --seed 7 --sessions 1 --output $(DEMO)/okta-events.jsonl --truth $(DEMO)/ground-truth.json
+	$(SIGMA_OKTA) run --events $(DEMO)/okta-events.jsonl --format table --truth $(DEMO)/ground-truth.json
 
 lint: install
 	$(BIN)/ruff check plugin backends tests benchmarks

@@ -1,9 +1,11 @@
-"""Synthetic Okta System Log data with exact ground truth for the push-mismatch detection.
+"""Synthetic Okta System Log data with exact ground truth for every rule of the bundled pack.
 
-The generator writes realistic ``LogEvent`` NDJSON for the Splunk ESCU detection "Okta Mismatch Between
-Source and Response for Verify Push Request" (rule id :data:`RULE_ID`, ATT&CK T1621) and a ground-truth
-JSON that says which ``(window, session)`` pairs must alert. No third-party data is copied: every value
-is produced here from small hand-written tables.
+The generator writes realistic ``LogEvent`` NDJSON and a ground-truth JSON. For the push-mismatch rule
+(:data:`RULE_ID`) it says which ``(window, session)`` pairs must alert, with their metrics; under
+``rules`` it lists, for every rule of the pack by id, the alerts the pack must give: window and group
+values for a correlation, event time and risk object for a single-event rule (what ``sigma-okta run
+--truth`` compares, rule by rule). No third-party data is copied: every value is produced here from
+small hand-written tables.
 
 Public API
 ----------
@@ -27,13 +29,20 @@ Events share read-only sub-objects (``actor``, ``client``, ``securityContext``, 
 
 Ground truth is derived from the scenario design (how many pushes, fan-out, answers, IPs and behaviors a
 session was built with), not by evaluating events. Every push/response event of the output belongs to a
-labelled scenario session, so the truth lists every rule group.
+labelled scenario session, so the truth lists every rule group. For the rest of the pack, each step
+carries the rule inputs it was built as (``pack.step_feeds``: a lockout from this address, a sign-in of
+this user from this city, ...), background steps included; ``pack_truth`` counts them per tumbling,
+epoch-aligned window and group and applies each rule's threshold. Scenarios of those rules
+(``pack_scenarios``) come with near misses (just under a threshold, or split by a 5-minute or hour
+boundary) built on users and addresses nothing else touches, and say with ``Intent``s what each must
+do; the truth records whether each intent held.
 
 Modules
 -------
 Each module imports only from modules above it in this list (no cycles).
 
 - ``rule``: the detection's id and name, its two event types, window and bucket, ``LOGEVENT_KEYS``.
+- ``pack``: the pack's rules as the generator models them, ``Feed`` and ``step_feeds``.
 - ``tables``: hand-written reference tables (cities, ISPs, user agents, phones, names, apps, hours).
 - ``values``: small value builders (ids, session ids, IPs, behaviors, logins, timestamps, rounding).
 - ``config``: :class:`GeneratorConfig` and the size and duration parsers.
@@ -41,7 +50,10 @@ Each module imports only from modules above it in this list (no cycles).
 - ``events``: event kinds, outcomes, ``_Step``, signals, and step -> event dict -> NDJSON line.
 - ``context``: ``_ScenarioContext``, the randomness, people and clients that builders draw from.
 - ``session``: ``_Session``, the step builders of one session (sign-in, push, answer, app access).
-- ``truth``: ``_Facts``, the rule's metrics and alert condition, :class:`GroundTruth`.
+- ``pack_truth``: ``Intent`` and ``PackTruth`` (feeds per window and group, the pack's expected alerts).
+- ``truth``: ``_Facts``, the push rule's metrics and alert condition, :class:`GroundTruth`.
+- ``design``: ``Scenario`` and ``_Design``.
+- ``pack_scenarios``: the scenarios of the rest of the pack.
 - ``scenarios``: :data:`SCENARIOS` and their builders; a new labelled scenario goes here.
 - ``background``: the background flows (everything else an Okta org logs).
 - ``planning``: ``_Planner``, which sessions start in which hour, and its calibration.
