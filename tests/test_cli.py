@@ -280,6 +280,7 @@ def test_rules_are_selected_by_name_tag_and_level(events):
         "Okta Authentication Failed During MFA Challenge",
         mismatch,
         "Okta Multiple Failed MFA Requests For User",
+        "Okta Successful Single Factor Authentication",
     ]
     assert sorted(titles("--min-level", "high")) == [
         "Okta IDP Lifecycle Modifications",
