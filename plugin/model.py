@@ -29,10 +29,18 @@ class MetricKind(Enum):
     VALUES = "values"  # the sorted set of a field's texts
     FIRST_SEEN = "first_seen"  # earliest event time (epoch seconds in expressions)
     LAST_SEEN = "last_seen"
+    # of Sigma's standard types only (not in the `aggregate` schema):
+    PERCENTILE = "percentile"  # linear interpolation between the closest ranks (Metric.percentile)
+    IN_ORDER = "in_order"  # how many of the referenced rules, from the first, occur in their order
 
     @property
     def needs_field(self) -> bool:
-        return self not in (MetricKind.COUNT, MetricKind.FIRST_SEEN, MetricKind.LAST_SEEN)
+        return self not in (
+            MetricKind.COUNT,
+            MetricKind.FIRST_SEEN,
+            MetricKind.LAST_SEEN,
+            MetricKind.IN_ORDER,
+        )
 
     @property
     def value_type(self) -> ValueType:
@@ -41,7 +49,14 @@ class MetricKind(Enum):
     @property
     def numeric_input(self) -> bool:
         """Kinds that read a field's values as numbers (other values are ignored)."""
-        return self in (MetricKind.SUM, MetricKind.MIN, MetricKind.MAX, MetricKind.AVG)
+        return self in (MetricKind.SUM, MetricKind.MIN, MetricKind.MAX, MetricKind.AVG, MetricKind.PERCENTILE)
+
+
+class WindowKind(Enum):
+    """How ``timespan`` places the events that a condition sees together (docs/semantics.md)."""
+
+    TUMBLING = "tumbling"  # epoch-aligned windows of ``timespan``, one evaluation per window and group
+    SLIDING = "sliding"  # every span of ``timespan`` that ends at an event of the group
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ class Metric:
 
     ``rule`` restricts the metric to events of one referenced rule (by its reference as written in
     ``rules``), ``where`` to events that match a Sigma detection. ``field`` may be an alias name.
+    ``percentile`` (0 to 100) is the rank a ``percentile`` metric reads.
     """
 
     name: str
@@ -71,6 +87,7 @@ class Metric:
     field: str | None = None
     rule: str | None = None
     where: Where | None = None
+    percentile: float | None = None
 
     @property
     def filtered(self) -> bool:
@@ -108,6 +125,7 @@ class AggregateCorrelationRule(SigmaRuleBase):
     #: value are not correlated (Sigma's reading, used for the standard correlation types)
     group_missing: str | None = "NULL"
     timespan: SigmaCorrelationTimespan = field(default_factory=lambda: SigmaCorrelationTimespan("1h"))
+    window: WindowKind = WindowKind.TUMBLING
     aliases: SigmaCorrelationFieldAliases = field(default_factory=SigmaCorrelationFieldAliases)
     generate: bool = False
     collapse: Collapse | None = None

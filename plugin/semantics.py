@@ -10,6 +10,11 @@ the targets against these functions, so a change here is a change of the languag
   Log serialises ``debugData.behaviors``); a list as ``[a, b]``; JSON null has no text (``None``).
 - Numeric metrics (sum, min, max, avg) read JSON numbers and strings that are decimal numbers
   (``"42"``, ``"-1.5e3"``); booleans and other values are ignored, as SQL's ``TRY_CAST`` ignores them.
+- A percentile P of n numbers (their doubles, sorted x[0..n-1]) interpolates linearly between the
+  closest ranks: h = (n - 1) * (P / 100), l = floor(h); x[l] when h == l, else
+  x[l] + (h - l) * (x[l + 1] - x[l]), each step an IEEE-754 double operation (DuckDB's quantile_cont
+  and Spark's percentile rank the same way; the SQL targets write this formula out so that the last
+  bit agrees too). No numbers: null.
 - Arithmetic is IEEE-754 double. Null in, null out; ``x / 0`` is null.
 - ``round(x, n)`` rounds the shortest decimal representation of ``x`` half away from zero, so
   ``round(99 / 200, 2)`` is 0.5 although the double nearest 0.495 lies below it.
@@ -102,6 +107,18 @@ def divide(numerator: float | None, denominator: float | None) -> float | None:
         return finite(numerator / denominator)
     except OverflowError:  # int / int beyond the double range
         return None
+
+
+def interpolated_percentile(numbers: list[float], percentile: float) -> float | None:
+    """The ``percentile`` (0 to 100) of ``numbers``, sorted in place, as the module docstring defines it."""
+    if not numbers:
+        return None
+    numbers.sort()
+    rank = (len(numbers) - 1) * (percentile / 100)
+    low = int(rank)  # floor: rank is not negative
+    if rank == low:
+        return numbers[low]
+    return numbers[low] + (rank - low) * (numbers[low + 1] - numbers[low])
 
 
 def round_half_away(value: float | None, digits: int) -> float | None:

@@ -7,10 +7,11 @@ and a SQL ``GROUP BY`` computes the same algebra.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Any
 
-from sigma.pipelines.okta.model import MetricKind
-from sigma.pipelines.okta.semantics import as_number, divide, finite, text_of
+from sigma.pipelines.okta.model import Metric, MetricKind
+from sigma.pipelines.okta.semantics import as_number, divide, finite, interpolated_percentile, text_of
 
 
 class Count:
@@ -140,6 +141,70 @@ class Seen:
 
     def result(self) -> int | None:
         return self.time_us
+
+
+class Percentile:
+    """A percentile needs every value (an exact one has no smaller summary): the numbers as doubles,
+    merged by concatenation, ranked at the end (:func:`~sigma.pipelines.okta.semantics.interpolated_percentile`)."""
+
+    __slots__ = ("numbers", "percentile")
+
+    def __init__(self, percentile: float) -> None:
+        self.numbers: list[float] = []
+        self.percentile = percentile
+
+    def add(self, value: Any, time_us: int) -> None:
+        number = as_number(value)
+        if number is not None:
+            self.numbers.append(float(number))
+
+    def merge(self, other: Percentile) -> None:
+        self.numbers.extend(other.numbers)
+
+    def result(self) -> float | None:
+        return interpolated_percentile(self.numbers, self.percentile)
+
+
+class InOrder:
+    """How many of the referenced rules, from the first, occur in their listed order, each event
+    strictly later than the previous one (equal times are not an order). ``add`` takes the event's rule
+    mask as its value. State: each rule's event times, merged by concatenation; the answer is the greedy
+    earliest-first match (rule 0's earliest time, then rule 1's earliest strictly later, ...), which
+    finds an ordered subsequence whenever one exists, so it is exact for any merge order."""
+
+    __slots__ = ("times",)
+
+    def __init__(self, rules: int) -> None:
+        self.times: list[list[int]] = [[] for _ in range(rules)]
+
+    def add(self, mask: int, time_us: int) -> None:
+        for index, times in enumerate(self.times):
+            if mask >> index & 1:
+                times.append(time_us)
+
+    def merge(self, other: InOrder) -> None:
+        for mine, theirs in zip(self.times, other.times, strict=True):
+            mine.extend(theirs)
+
+    def result(self) -> int:
+        matched, after = 0, None
+        for times in self.times:
+            times.sort()
+            position = 0 if after is None else bisect_right(times, after)
+            if position == len(times):
+                break
+            after = times[position]
+            matched += 1
+        return matched
+
+
+def accumulator_for(metric: Metric, rules: int) -> Any:
+    """The accumulator of a metric of a correlation over ``rules`` referenced rules."""
+    if metric.kind is MetricKind.PERCENTILE:
+        return Percentile(metric.percentile)
+    if metric.kind is MetricKind.IN_ORDER:
+        return InOrder(rules)
+    return new_accumulator(metric.kind)
 
 
 def new_accumulator(kind: MetricKind) -> Any:

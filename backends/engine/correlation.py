@@ -9,14 +9,22 @@ windows.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sigma.pipelines.okta.model import AggregateCorrelationRule, Metric, MetricKind, Where, detection_fields
+from sigma.pipelines.okta.model import (
+    AggregateCorrelationRule,
+    Metric,
+    MetricKind,
+    Where,
+    WindowKind,
+    detection_fields,
+)
 from sigma.pipelines.okta.semantics import text_of
 
-from .accumulators import new_accumulator
+from .accumulators import accumulator_for, new_accumulator
 from .alerts import CorrelationAlert, risk_record
 from .evaluate import compile_expression
 from .fields import MISSING, Getter, compile_extractor, compile_field
@@ -65,6 +73,12 @@ class MetricPlan:
     rule_bits: int  # 0: every referenced rule
     where: Callable[[dict], bool] | None
     getters: list[Getter] | None  # per referenced rule (aliases), for events
+    source: Metric
+
+    @property
+    def reads_mask(self) -> bool:
+        """An ``in_order`` metric reads which rules an event matched, not a field."""
+        return self.kind is MetricKind.IN_ORDER
 
     def accepts(self, item: dict, mask: int) -> bool:
         if self.rule_bits and not mask & self.rule_bits:
@@ -137,12 +151,15 @@ class AggregatePlan:
         getters = None
         if metric.field is not None:
             getters = [compile_field(rule.event_field(metric.field, r)) for r in range(len(rule.rules))]
-        return MetricPlan(metric.name, metric.kind, metric.field, bits, _compile_where(metric.where), getters)
+        return MetricPlan(
+            metric.name, metric.kind, metric.field, bits, _compile_where(metric.where), getters, metric
+        )
 
     def new_state(self) -> GroupState:
         if self.collapse is not None:
             return GroupState(None)
-        return GroupState([new_accumulator(metric.kind) for metric in self.metrics])
+        rules = len(self.rule.rules)
+        return GroupState([accumulator_for(metric.source, rules) for metric in self.metrics])
 
     # --- per event: keep this path short ----------------------------------------------------------
 
@@ -168,6 +185,9 @@ class AggregatePlan:
             return
         for metric, accumulator in zip(self.metrics, state.accumulators, strict=False):
             if metric.accepts(event, mask):
+                if metric.reads_mask:
+                    accumulator.add(mask, time_us)
+                    continue
                 value = metric.getters[primary](event) if metric.getters is not None else None
                 accumulator.add(None if value is MISSING else value, time_us)
         state.event_ids.append(event_id)
@@ -186,6 +206,22 @@ class AggregatePlan:
             results = self._fold_rows(group, state)
         else:
             results = [accumulator.result() for accumulator in state.accumulators]
+        holds = self._holds(results)
+        if not holds and not every_group:
+            return None
+        return self._alert(
+            group,
+            results,
+            holds,
+            window_start_us=window * self.span_us,
+            window_end_us=(window + 1) * self.span_us,
+            first_us=min(state.rows.values()) if self.collapse is not None else state.first_us,
+            event_ids=state.event_ids,
+            order=(window, self.order, group),
+        )
+
+    def _environment(self, results: list[Any]) -> dict[str, Any]:
+        """Metrics (times as seconds) and derived values, as the condition reads them."""
         # results hold the metrics, then the output fields, which the condition does not read
         environment = dict(zip(self.metric_names, results, strict=False))
         for index in self.time_metrics:  # times are seconds in expressions
@@ -193,9 +229,24 @@ class AggregatePlan:
                 environment[self.metric_names[index]] = results[index] / US
         for name, compute in self.derived:
             environment[name] = compute(environment)
-        holds = self.condition(environment) is True
-        if not holds and not every_group:
-            return None
+        return environment
+
+    def _holds(self, results: list[Any]) -> bool:
+        return self.condition(self._environment(results)) is True
+
+    def _alert(
+        self,
+        group: tuple[str, ...],
+        results: list[Any],
+        holds: bool,
+        *,
+        window_start_us: int,
+        window_end_us: int,
+        first_us: int | None,
+        event_ids: list[Any],
+        order: tuple,
+    ) -> CorrelationAlert:
+        environment = self._environment(results)
         metrics = {}
         for metric, result in zip(self.metrics[: self.metric_count], results, strict=False):
             seen = metric.kind in (MetricKind.FIRST_SEEN, MetricKind.LAST_SEEN)
@@ -207,26 +258,40 @@ class AggregatePlan:
                 self.metrics[self.metric_count :], results[self.metric_count :], strict=False
             )
         }
-        event_ids = state.event_ids
-        first_us = min(state.rows.values()) if self.collapse is not None else state.first_us
         rule = self.rule
         alert = CorrelationAlert(
             rule_id=str(rule.id) if rule.id else None,
             rule_title=rule.title,
             level=str(rule.level) if rule.level else None,
             group=dict(zip(rule.group_by, group, strict=False)),
-            window_start_us=window * self.span_us,
-            window_end_us=(window + 1) * self.span_us,
+            window_start_us=window_start_us,
+            window_end_us=window_end_us,
             first_seen_us=first_us,
             metrics=metrics,
             fields=fields,
             event_ids=sorted({event_id for event_id in event_ids if isinstance(event_id, str)}),
-            order=(window, self.order, group),
+            order=order,
             condition=holds,
         )
         if self.risk is not None:
             alert.risk = risk_record(self.risk, fields, alert.group)
         return alert
+
+    def complete(
+        self, store: Store, ripe: Callable[[AggregatePlan, int], bool], every_group: bool
+    ) -> list[CorrelationAlert]:
+        """Evaluate and forget the ripe windows of ``store``."""
+        alerts = []
+        for window in sorted(window for window in store if ripe(self, window)):
+            for group, state in store.pop(window).items():
+                alert = self.evaluate((window, group), state, every_group)
+                if alert is not None:
+                    alerts.append(alert)
+        return alerts
+
+    #: whether a (window, group) state needs its neighbouring windows to be evaluated (parallel
+    #: workers then hand every state to the parent)
+    needs_neighbours = False
 
     def _fold_rows(self, group: tuple[str, ...], state: GroupState) -> list[Any]:
         """Metric results over the collapsed rows of a group (see :class:`RowFolder`)."""
@@ -317,6 +382,159 @@ class RowFolder:
         }
         exec("\n".join(lines), scope)  # generated from the rule's structure only: no rule or event text
         return scope["fold"]
+
+
+class SlidingState:
+    """What one group has gathered in one pane (a window of ``timespan``, epoch-aligned): its events as
+    (time, event id, per metric the value it takes or :data:`SKIP`), merged by concatenation."""
+
+    __slots__ = ("evaluated", "records")
+
+    def __init__(self) -> None:
+        self.records: list[tuple[int, Any, tuple]] = []
+        self.evaluated = False  # its points have been evaluated; it stays as the frames of later ones
+
+    def merge(self, other: SlidingState) -> None:
+        self.records.extend(other.records)
+
+
+SKIP = object()  # a metric that does not take an event (its rule or `where` does not match)
+
+
+class SlidingPlan(AggregatePlan):
+    """A correlation whose condition is tested over every span of ``timespan`` ending at an event.
+
+    The frame of an evaluation point p (a distinct event time of the group) holds the group's events in
+    (p - timespan, p]. The group alerts at p when the condition holds there and did not hold at the
+    group's previous point, if that point is less than ``timespan`` before p (their frames overlap):
+    one alert per run of overlapping satisfied spans, at its first point (docs/semantics.md).
+
+    Memory is bounded: events are kept in panes of ``timespan``; a point of pane w reads panes w-1 and
+    w, and its previous point's frame pane w-2, so three panes per group are kept, and a pane is dropped
+    once the pane two after it has been evaluated. Each frame is folded afresh (no subtraction of
+    floating-point sums), so the metrics are those of a plain aggregation over the frame's events.
+    """
+
+    needs_neighbours = True
+
+    def __init__(self, rule: AggregateCorrelationRule, order: int, id_field: str = "uuid"):
+        if rule.collapse is not None:
+            raise ValueError("a sliding window with a collapse")  # the loader does not build one
+        super().__init__(rule, order, id_field)
+
+    def new_state(self) -> SlidingState:
+        return SlidingState()
+
+    def add(self, store: Store, event: dict, mask: int, time_us: int) -> None:
+        primary = self.primary_rule[mask]
+        group = self.group_keys[primary](event)
+        if self.skips_incomplete_groups and None in group:
+            return
+        values = []
+        for metric in self.metrics:
+            if not metric.accepts(event, mask):
+                values.append(SKIP)
+            elif metric.reads_mask:
+                values.append(mask)
+            elif metric.getters is not None:
+                value = metric.getters[primary](event)
+                values.append(None if value is MISSING else value)
+            else:
+                values.append(None)
+        pane = time_us // self.span_us
+        groups = store.get(pane)
+        if groups is None:
+            groups = store[pane] = {}
+        state = groups.get(group)
+        if state is None:
+            state = groups[group] = SlidingState()
+        state.records.append((time_us, self.uuid(event), tuple(values)))
+
+    def complete(
+        self, store: Store, ripe: Callable[[AggregatePlan, int], bool], every_group: bool
+    ) -> list[CorrelationAlert]:
+        def evaluated(pane: int) -> bool:
+            return any(state.evaluated for state in store[pane].values())
+
+        panes = sorted(pane for pane in store if ripe(self, pane) and not evaluated(pane))
+        alerts = []
+        for pane in panes:
+            for group, state in store[pane].items():
+                records = [
+                    record
+                    for earlier in (pane - 2, pane - 1)
+                    if group in store.get(earlier, {})
+                    for record in store[earlier][group].records
+                ]
+                records.extend(state.records)
+                alerts.extend(self._evaluate_pane(pane, group, records, every_group))
+            for state in store[pane].values():
+                state.evaluated = True  # later events of this pane are late (the runner's watermark)
+        done = [pane for pane in store if evaluated(pane)]
+        if done:
+            last = max(done)
+            # pane last + 1 reads panes last - 1 and last; nothing reads earlier ones any more
+            for pane in [pane for pane in store if pane < last - 1]:
+                del store[pane]
+        return alerts
+
+    def _evaluate_pane(
+        self, pane: int, group: tuple[str, ...], records: list, every_group: bool
+    ) -> list[CorrelationAlert]:
+        records.sort(key=lambda record: record[0])
+        times = [record[0] for record in records]
+        span = self.span_us
+        pane_start = pane * span
+        points = sorted(set(times))
+        alerts = []
+        verdicts: dict[int, bool] = {}
+
+        def holds_at(point: int) -> tuple[bool, list[Any], int, int]:
+            start = bisect_right(times, point - span)
+            end = bisect_right(times, point)
+            accumulators = [accumulator_for(metric.source, len(self.rule.rules)) for metric in self.metrics]
+            for time_us, _, values in records[start:end]:
+                for accumulator, value in zip(accumulators, values, strict=True):
+                    if value is not SKIP:
+                        accumulator.add(value, time_us)
+            results = [accumulator.result() for accumulator in accumulators]
+            return self._holds(results), results, start, end
+
+        for index, point in enumerate(points):
+            if point < pane_start:
+                continue
+            holds, results, start, end = holds_at(point)
+            verdicts[point] = holds
+            previous = points[index - 1] if index else None
+            continued = False
+            if previous is not None and point - previous < span:
+                if previous not in verdicts:
+                    verdicts[previous] = holds_at(previous)[0]
+                continued = verdicts[previous]
+            alerting = holds and not continued
+            if not alerting and not every_group:
+                continue
+            frame = records[start:end]
+            alerts.append(
+                self._alert(
+                    group,
+                    results,
+                    alerting,
+                    window_start_us=point - span + 1,
+                    window_end_us=point + 1,
+                    first_us=frame[0][0],
+                    event_ids=[record[1] for record in frame],
+                    order=(point, self.order, group),
+                )
+            )
+        return alerts
+
+
+def compile_plan(rule: AggregateCorrelationRule, order: int, id_field: str = "uuid") -> AggregatePlan:
+    """The engine's plan of a correlation: tumbling or sliding windows, as the rule says."""
+    if rule.window is WindowKind.SLIDING:
+        return SlidingPlan(rule, order, id_field)
+    return AggregatePlan(rule, order, id_field)
 
 
 def merge_stores(target: Store, other: Store) -> None:

@@ -91,7 +91,11 @@ def run_parallel(
                 counts = holders[plan_index]
                 for key in keys:
                     counts[key] = counts.get(key, 0) + 1
-        shared = [{key for key, count in counts.items() if count > 1} for counts in holders]
+        # a sliding window's states need their neighbours: the parent evaluates all of them
+        shared = [
+            set(counts) if plan.needs_neighbours else {key for key, count in counts.items() if count > 1}
+            for plan, counts in zip(rules.plans, holders, strict=True)
+        ]
         for connection in connections:
             connection.send(shared)
         second: list[WorkerResult] = [_receive(connection) for connection in connections]

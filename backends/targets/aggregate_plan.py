@@ -60,7 +60,7 @@ from sigma.pipelines.okta.expression import (
     ValueType,
     substitute,
 )
-from sigma.pipelines.okta.model import AggregateCorrelationRule, Metric, MetricKind
+from sigma.pipelines.okta.model import AggregateCorrelationRule, Metric, MetricKind, WindowKind
 from sigma.pipelines.okta.okta_pipelines import SYSTEM_LOG, aggregate_field_mapper, schema_of
 from sigma.pipelines.okta.semantics import NULL_TEXT
 
@@ -289,6 +289,7 @@ def plan_aggregate(
     default_time_field: str,
     render_detection: Callable[[SigmaRule], str] | None = None,
     render_where: Callable[[SigmaRule, AggregateQuery], str] | None = None,
+    exact_ranking: bool = False,
 ) -> AggregateQuery:
     """Plan ``rule`` for a backend whose processing pipeline is set.
 
@@ -297,8 +298,11 @@ def plan_aggregate(
     :meth:`Where.as_rule` makes it) given the plan, complete but for its ``filters``: with a collapse, the
     `where` reads the row (:attr:`AggregateQuery.where_fields`); default: ``render_detection``, for
     targets that fill the fields themselves. A :class:`~sigma.exceptions.SigmaError` of either becomes
-    an :class:`AggregateConversionError` naming the referenced rule or the metric.
+    an :class:`AggregateConversionError` naming the referenced rule or the metric. Percentiles, rule
+    order and sliding windows are refused (:func:`refuse_ranking`) unless ``exact_ranking``.
     """
+    if not exact_ranking:
+        refuse_ranking(rule, target)
     render = render_detection or (lambda sigma_rule: detection_expression(backend, sigma_rule, target))
     render_row = render_where or (lambda sigma_rule, _: render(sigma_rule))
     pipeline = processing_pipeline(backend)
@@ -370,6 +374,36 @@ def plan_aggregate(
         filters.append(FilterPlan(name, rule_index, where))
     query.filters = filters
     return query
+
+
+#: why SPL, ES|QL and KQL are refused what only the SQL targets render (docs/semantics.md)
+RANKING_REFUSALS = {
+    MetricKind.PERCENTILE: (
+        "a percentile (value_percentile, value_median)",
+        "its percentile functions estimate (Splunk's perc above 1000 values, ES|QL's and KQL's t-digest) "
+        "or rank differently from the engine's linear interpolation",
+    ),
+    MetricKind.IN_ORDER: (
+        "the order of the referenced rules (temporal_ordered)",
+        "it needs the earliest event of each rule after the previous rule's, one join per rule",
+    ),
+}
+
+
+def refuse_ranking(rule: AggregateCorrelationRule, target: str) -> None:
+    """Refuse, by name, the constructs that only the SQL targets render exactly."""
+    for metric in rule.metrics:
+        if metric.kind in RANKING_REFUSALS:
+            construct, reason = RANKING_REFUSALS[metric.kind]
+            raise AggregateConversionError(construct, target, reason, source=rule.source)
+    if rule.window is WindowKind.SLIDING:
+        raise AggregateConversionError(
+            "a sliding window (`window: sliding`)",
+            target,
+            "its condition is tested at every event over the span before it, with one alert per run of "
+            "overlapping satisfied spans; only the SQL targets render that exactly",
+            source=rule.source,
+        )
 
 
 GROUP_MISSING_SELECTION = "sigma_okta_group_missing"
