@@ -80,6 +80,14 @@ def parse_aggregate(document: Document) -> tuple[AggregateCorrelationRule | None
     for error in common_errors:
         problems.add_sigma(error)
     kwargs["custom_attributes"].pop("correlation", None)
+    window = data.get("window", "tumbling")
+    if window != "tumbling":
+        # never a silently tumbling rule: sliding windows are for Sigma's standard types only
+        problems.add(
+            f"`window: {window}`: an aggregate correlation has tumbling windows only (its collapse buckets "
+            "nest in them); `window: sliding` is for Sigma's standard correlation types",
+            "window",
+        )
     correlation = data["correlation"]
 
     rules = [SigmaRuleReference(reference) for reference in _as_list(correlation["rules"])]

@@ -9,6 +9,7 @@ import random
 import pytest
 from correlation_types import START, correlation_pack, event
 from okta_builders import run_engine
+from sigma.exceptions import SigmaError
 
 from sigma.backends.okta.engine.accumulators import InOrder, Percentile
 from sigma.pipelines.okta.semantics import interpolated_percentile
@@ -269,3 +270,28 @@ def test_workers_input_order_and_lateness_give_the_same_alerts(tmp_path, correla
     ordered = sorted(events, key=lambda e: e["published"])
     streamed = alerts_of(tmp_path, correlation, ordered, allowed_lateness=0)
     assert sorted(map(str, streamed)) == sorted(map(str, plain))
+
+
+def test_a_window_that_is_not_one_is_refused(tmp_path):
+    pack = correlation_pack(tmp_path, SLIDING.replace("window: sliding", "window: hopping"))
+    with pytest.raises(UnsupportedCorrelationError, match="`window: hopping` is not a window"):
+        as_aggregate(pack.standard_correlations[0])
+
+
+def test_an_aggregate_correlation_refuses_a_sliding_window(tmp_path):
+    # never a silently tumbling rule: the `aggregate` extension keeps tumbling windows
+    aggregate = """
+title: Pushes per user
+name: agg_pushes
+window: sliding
+correlation:
+  type: aggregate
+  rules: [push_denied]
+  group-by: [actor.alternateId]
+  timespan: 1h
+  metrics:
+    pushes: {type: count}
+  condition: pushes > 1
+"""
+    with pytest.raises(SigmaError, match="tumbling windows only"):
+        correlation_pack(tmp_path, aggregate)
