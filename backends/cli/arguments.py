@@ -138,3 +138,33 @@ def load_selected_pack(arguments: argparse.Namespace):
         else:
             warn(f"none of the {len(pack)} rules in {where} is selected: nothing to do")
     return selected.pack
+
+
+def add_geoip_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--geoip",
+        metavar="MMDB",
+        help="a MaxMind City database (GeoLite2-City.mmdb, GeoIP2-City.mmdb) that locates events lacking "
+        "client.geographicalContext from client.ipAddress, for the rules that read it; never overwrites "
+        "Okta's own location (needs the geoip extra: pip install 'sigma-okta[geoip]')",
+    )
+
+
+def open_geoip(arguments: argparse.Namespace):
+    """The ``--geoip`` database, opened, so that a missing or damaged file stops the command before it
+    reads any event; None without ``--geoip`` (then maxminddb is not imported)."""
+    if getattr(arguments, "geoip", None) is None:
+        return None
+    from .output import EXIT_NO_INPUT, EXIT_USAGE, CliError
+
+    if getattr(arguments, "pipeline", None):
+        raise CliError(
+            "--geoip locates raw System Log events (client.ipAddress); it cannot be used with --pipeline",
+            EXIT_USAGE,
+        )
+    from ..engine.geoip import GeoIpError, open_database
+
+    try:
+        return open_database(arguments.geoip)
+    except GeoIpError as error:
+        raise CliError(str(error), EXIT_NO_INPUT) from error

@@ -10,10 +10,12 @@ from pathlib import Path
 
 from ..engine.input_report import InputReport, Reason
 from .arguments import (
+    add_geoip_argument,
     add_rules_argument,
     add_selection_arguments,
     instant,
     load_selected_pack,
+    open_geoip,
     size,
     timespan,
     without_refused,
@@ -80,6 +82,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "pipelines`: okta_elastic for events exported from Elastic, ...) or YAML file whose field "
         "mappings rename the rules' fields (repeatable; python engine only)",
     )
+    add_geoip_argument(run)
     run.add_argument(
         "--allowed-lateness",
         metavar="SPAN",
@@ -160,6 +163,7 @@ def _run(arguments: argparse.Namespace) -> int:
         sources = expand_sources(arguments.events)
     except SourceError as error:
         raise CliError(str(error), EXIT_NO_INPUT) from error
+    geoip = open_geoip(arguments)
     options = EngineOptions(
         time_field=time_field,
         workers=arguments.workers,
@@ -171,6 +175,7 @@ def _run(arguments: argparse.Namespace) -> int:
         time_from_us=arguments.time_from,
         time_to_us=arguments.time_to,
         id_field=id_field,
+        geoip=geoip,
     )
     truth = _GroundTruth(arguments.truth) if arguments.truth else None
     tally = _AlertTally()
@@ -189,6 +194,8 @@ def _run(arguments: argparse.Namespace) -> int:
         sink.close()
     if not arguments.quiet:
         note(_summary(pack, report, tally, time.perf_counter() - started, arguments.engine))
+        if geoip is not None:
+            note(geoip.summary(report))
     _warn_about_time(report, events_timed, time_field)
     _warn_about_key_case(pack, sources, time_field)
     if arguments.strict and report.has_offences:

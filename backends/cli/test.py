@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .arguments import add_geoip_argument, open_geoip
 from .output import EXIT_OK, EXIT_TESTS_FAILED, EXIT_USAGE, CliError
 
 ENGINE_CHOICES = ("python", "duckdb", "spark", "all")
@@ -31,6 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         default="python",
         help="python (default), duckdb, spark, or all of them on the same events",
     )
+    add_geoip_argument(test)
     test.add_argument(
         "--junit", metavar="FILE", help="write a JUnit XML report (one testcase per expectation)"
     )
@@ -71,6 +73,7 @@ def _test(arguments: argparse.Namespace) -> int:
             f"no tests (*.tests.yaml) under {', '.join(arguments.paths) or 'the bundled rule pack'}",
             EXIT_USAGE,
         )
+    suite.geoip = open_geoip(arguments)  # a test's events with `geographicalContext: null` get located
     colour = arguments.color == "always" or (arguments.color == "auto" and sys.stdout.isatty())
     text = TextReport(sys.stdout, colour)
     run_suite(suite, on_result=text.result)

@@ -36,9 +36,12 @@ class Outcome:
         return [*self.matches, *(group for group in self.groups if group.get("condition", True))]
 
 
-def run_engine(engine: str, pack: RulePack, events: Path, emitting: Iterable[Any] = ()) -> Outcome:
+def run_engine(
+    engine: str, pack: RulePack, events: Path, emitting: Iterable[Any] = (), geoip: Any = None
+) -> Outcome:
     """Evaluate ``pack`` on the NDJSON file ``events`` with ``engine``. ``emitting``: base rules whose
-    matches are wanted although a correlation consumes them (``generate: false``)."""
+    matches are wanted although a correlation consumes them (``generate: false``). ``geoip``: an open
+    :class:`~..engine.geoip.GeoDatabase` locating the events that lack a location (``test --geoip``)."""
     forced = [rule for rule in emitting if not rule._output]
     for rule in forced:
         rule._output = True
@@ -53,14 +56,22 @@ def run_engine(engine: str, pack: RulePack, events: Path, emitting: Iterable[Any
             from ..engine.runner import Engine, EngineOptions
             from ..engine.sources import expand_sources
 
-            Engine(pack, EngineOptions(every_group=True, workers=1)).run(
+            Engine(pack, EngineOptions(every_group=True, workers=1, geoip=geoip)).run(
                 expand_sources([str(events)]), collect
             )
         elif engine in ("duckdb", "spark"):
             from ..targets.sql_execution import SqlEngineError, run_pack
 
             try:
-                run_pack(engine, pack, [str(events)], collect, every_group=True)
+                if geoip is None:
+                    run_pack(engine, pack, [str(events)], collect, every_group=True)
+                else:  # located where `run --geoip` locates them: in the staging of the events
+                    from ..engine.runner import EngineOptions
+                    from ..engine.sources import expand_sources
+                    from ..targets.sql_execution import run_sources
+
+                    options = EngineOptions(every_group=True, workers=1, geoip=geoip)
+                    run_sources(engine, pack, expand_sources([str(events)]), options, collect)
             except SqlEngineError as error:
                 raise EngineUnavailable(str(error)) from error
             except ImportError as error:

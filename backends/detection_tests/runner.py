@@ -47,6 +47,7 @@ class Suite:
     files: list[TestFile]
     engines: list[str]
     results: list[TestResult] = field(default_factory=list)
+    geoip: Any = None  # an open GeoDatabase (``test --geoip``): events lacking a location are located
     seconds: float = 0.0
 
     @property
@@ -114,7 +115,7 @@ def run_suite(suite: Suite, *, on_result=None) -> Suite:
             for index, test in enumerate(tests.tests):
                 folder = Path(scratch) / f"{number}-{index}"
                 folder.mkdir()
-                result = run_test(suite.pack, tests, test, suite.engines, folder)
+                result = run_test(suite.pack, tests, test, suite.engines, folder, suite.geoip)
                 suite.results.append(result)
                 if on_result is not None:
                     on_result(result)
@@ -123,7 +124,12 @@ def run_suite(suite: Suite, *, on_result=None) -> Suite:
 
 
 def run_test(
-    pack: RulePack, tests: TestFile, test: DetectionTest, engines: Sequence[str], folder: Path
+    pack: RulePack,
+    tests: TestFile,
+    test: DetectionTest,
+    engines: Sequence[str],
+    folder: Path,
+    geoip: Any = None,
 ) -> TestResult:
     started = time.perf_counter()
     events = write_test_events(test, tests.templates, tests.path, folder)
@@ -136,7 +142,7 @@ def run_test(
     outcomes: dict[str, Outcome] = {}
     for engine in engines:
         try:
-            outcome = run_engine(engine, pack, events.path, emitting)
+            outcome = run_engine(engine, pack, events.path, emitting, geoip)
         except EngineUnavailable as error:
             result.checks[engine] = [
                 Check(f"the {engine} engine runs", Verdict.ERROR, test.location, None, str(error))

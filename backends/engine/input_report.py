@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from sigma.backends.okta.engine.geoip import Outcome
+
 if TYPE_CHECKING:
     from sigma.backends.okta.engine.sources import Source
 
@@ -120,6 +122,9 @@ class InputReport:
         # events; the NDJSON hot loop adds its own.
         self.lines_seen: int | None = None
         self.events_decoded = 0
+        # ``--geoip``: events a rule matched that lacked a location and got one, or did not (geoip.py)
+        self.locations_enriched = 0
+        self.locations_unresolved = 0
         self._rank: dict[str, int] = {}
         self._paths: dict[str, tuple[str | None, bool]] = {}
         for source in sources:
@@ -184,6 +189,13 @@ class InputReport:
         earliest = self.first_by_reason.get(reason)
         return earliest is None or self._key(name, offset) < self._offence_key(earliest)
 
+    def count_location(self, outcome: Outcome) -> None:
+        """Count the enrichment of an event a rule matched (one with a location of its own is not)."""
+        if outcome is Outcome.ENRICHED:
+            self.locations_enriched += 1
+        elif outcome is Outcome.UNRESOLVED:
+            self.locations_unresolved += 1
+
     @property
     def has_offences(self) -> bool:
         return any(self.counts.values())
@@ -207,6 +219,8 @@ class InputReport:
         self.counts.update(other.counts)
         self.bytes_read += other.bytes_read
         self.events_decoded += other.events_decoded
+        self.locations_enriched += other.locations_enriched
+        self.locations_unresolved += other.locations_unresolved
         if other.lines_seen is not None:
             self.lines_seen = (self.lines_seen or 0) + other.lines_seen
         for reason, offence in other.first_by_reason.items():

@@ -29,7 +29,7 @@ past the bounds are left out, and the best child alone (the choice before clause
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -56,14 +56,18 @@ Clause = frozenset[Needle]  # needles that must all be in the line
 Clauses = frozenset[Clause] | None  # at least one clause holds; None: no condition could be derived
 
 
-def necessary_clauses(rule: SigmaRule) -> frozenset[Clause] | None:
+def necessary_clauses(
+    rule: SigmaRule, supplied: Callable[[str | None], bool] | None = None
+) -> frozenset[Clause] | None:
     """Clauses of which every event matched by ``rule`` satisfies one in its raw line, or None.
 
-    An empty set means that the rule can match nothing; a clause is never empty.
+    An empty set means that the rule can match nothing; a clause is never empty. ``supplied`` names
+    the fields (None: keyword detections) whose values may come from elsewhere than the line (``--geoip``
+    enrichment): their items give no clause, as if they were a regex.
     """
     return fold_condition(
         rule,
-        lambda _name, detection: _detection_clauses(detection),
+        lambda _name, detection: _detection_clauses(detection, supplied),
         _all_of,
         _any_of,
         lambda _negated: None,
@@ -99,9 +103,13 @@ def hitting_needles(clauses: Iterable[Clause]) -> frozenset[Needle]:
     return frozenset(chosen)
 
 
-def _detection_clauses(detection: SigmaDetection) -> Clauses:
+def _detection_clauses(detection: SigmaDetection, supplied: Callable[[str | None], bool] | None) -> Clauses:
     children = [
-        _detection_clauses(item) if isinstance(item, SigmaDetection) else _item_clauses(item)
+        _detection_clauses(item, supplied)
+        if isinstance(item, SigmaDetection)
+        else None
+        if supplied is not None and supplied(item.field)
+        else _item_clauses(item)
         for item in detection.detection_items
     ]
     if not children:

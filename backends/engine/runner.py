@@ -61,6 +61,9 @@ class EngineOptions:
     time_from_us: int | None = None
     time_to_us: int | None = None
     id_field: str = "uuid"  # the event id of alerts (another field when `run -p` maps the schema)
+    # ``--geoip``: a :class:`~.geoip.GeoDatabase` (opened by the caller) locating events that lack
+    # client.geographicalContext; used only when a rule reads that context
+    geoip: Any = None
 
 
 @dataclass
@@ -90,6 +93,7 @@ class CompiledRules:
             [(name, compile_field(name)) for name in rule.fields] for rule in self.base_rules
         ]
         self.risks = [_risk_of(rule) for rule in self.base_rules]
+        self._plan_locations(options)
         self.scanner = self._scanner(options)
         compared = set().union(
             *(string_fields(rule) for rule in self.base_rules), *(p.string_fields for p in self.plans)
@@ -105,12 +109,51 @@ class CompiledRules:
     def in_time_range(self, time_us: int) -> bool:
         return self.time_from_us <= time_us < self.time_to_us
 
+    def _plan_locations(self, options: EngineOptions) -> None:
+        """Where ``--geoip`` enrichment runs: before matching when a detection reads the location (or
+        searches keywords), else after it for the events of rules whose alert fields or correlations
+        read it; nowhere when no rule reads it."""
+        self.enricher = None
+        self.locate_before_matching = False
+        self.needs_location = [False] * len(self.base_rules)
+        if options.geoip is None:
+            return
+        from .geoip import Enricher, needs_location, reads_location
+
+        self.locate_before_matching = any(
+            uses_keywords(rule) or needs_location(rule_fields(rule)) for rule in self.base_rules
+        )
+        plan_reads = [needs_location(correlation_fields(plan.rule)) for plan in self.plans]
+        for index, rule in enumerate(self.base_rules):
+            self.needs_location[index] = (self.emits[index] and needs_location(rule.fields)) or any(
+                plan_reads[plan_index] for plan_index, _ in self.links[index]
+            )
+        if self.locate_before_matching or any(self.needs_location):
+            self.enricher = Enricher(options.geoip)
+            self._supplied = reads_location
+
+    def matches(self, event: dict) -> tuple[list[int], Any]:
+        """The base rules that match ``event``, enriching it where :meth:`_plan_locations` says; with the
+        enrichment's outcome (a :class:`~.geoip.Outcome`) when the event matched and was looked at."""
+        enricher = self.enricher
+        if enricher is None:
+            return [index for index, predicate in enumerate(self.predicates) if predicate(event)], None
+        outcome = enricher.enrich(event) if self.locate_before_matching else None
+        matched = [index for index, predicate in enumerate(self.predicates) if predicate(event)]
+        if not matched:
+            return matched, None
+        if outcome is None and any(self.needs_location[index] for index in matched):
+            outcome = enricher.enrich(event)
+        return matched, outcome
+
     def _scanner(self, options: EngineOptions) -> LineScanner | None:
         if not options.prefilter or options.validate_all:
             return None
         clauses = set()
+        # a value that enrichment supplies is not in the line: those items give no literal
+        supplied = self._supplied if self.enricher is not None else None
         for rule in self.base_rules:
-            derived = necessary_clauses(rule)
+            derived = necessary_clauses(rule, supplied)
             if derived is None:
                 return None  # one rule can match without any literal: every line is a candidate
             clauses |= derived
@@ -120,15 +163,17 @@ class CompiledRules:
         """Typed decoding of just the fields read, unless a keyword rule needs every value of the event."""
         if not self.options.projection or any(uses_keywords(rule) for rule in self.base_rules):
             return None
-        return EventProjection(
-            fields_read(
-                self.base_rules,
-                [plan.rule for plan in self.plans],
-                self.options.time_field,
-                self.options.id_field,
-            ),
-            compared,
+        fields = fields_read(
+            self.base_rules,
+            [plan.rule for plan in self.plans],
+            self.options.time_field,
+            self.options.id_field,
         )
+        if self.enricher is not None:
+            from .geoip import FIELDS_READ
+
+            fields |= set(FIELDS_READ)  # whether an event has a location, and its address
+        return EventProjection(fields, compared)
 
 
 def fields_read(
@@ -142,9 +187,17 @@ def fields_read(
     for rule in base_rules:
         fields |= rule_fields(rule)
     for correlation in correlations:
-        for name in correlation.fields_read():
-            fields |= {correlation.event_field(name, index) for index in range(len(correlation.rules))}
+        fields |= correlation_fields(correlation)
     return fields
+
+
+def correlation_fields(correlation: AggregateCorrelationRule) -> set[str]:
+    """The event fields a correlation reads, from the events of every rule it correlates."""
+    return {
+        correlation.event_field(name, index)
+        for name in correlation.fields_read()
+        for index in range(len(correlation.rules))
+    }
 
 
 def pack_fields(pack: RulePack, time_field: str) -> set[str]:
@@ -278,7 +331,14 @@ class Scan:
         checked = not whole and rules.projection is not None and not rules.projection.unchecked_string_fields
         if not checked and rules.string_paths and objects_to_text(event, rules.string_paths):
             self.report.add(Reason.OBJECT_FOR_STRING, source, offset, bytes(raw[:EXCERPT_BYTES]))
-        matched = [index for index, predicate in enumerate(rules.predicates) if predicate(event)]
+        if rules.enricher is None:
+            matched = [index for index, predicate in enumerate(rules.predicates) if predicate(event)]
+            located = False
+        else:
+            matched, outcome = rules.matches(event)
+            located = outcome is not None
+            if located:
+                self.report.count_location(outcome)
         if not matched:
             return
         self.events_matched += 1
@@ -291,7 +351,7 @@ class Scan:
             return
         for index in matched:
             if rules.emits[index]:
-                self.emit(self._match_alert(index, event if whole else whole_event(raw), time_us))
+                self.emit(self._match_alert(index, self._alert_event(event, whole, raw, located), time_us))
         masks: dict[int, int] = {}
         for index in matched:
             for plan_index, bit in rules.links[index]:
@@ -309,6 +369,16 @@ class Scan:
         stores = self.stores
         for plan_index, mask in masks.items():
             rules.plans[plan_index].add(stores[plan_index], event, mask, time_us)
+
+    def _alert_event(self, event: dict, whole: bool, raw: bytes | memoryview, located: bool) -> dict:
+        """The whole event for a match alert: ``event`` itself, or the line decoded again (and located
+        again, from the cache, when ``event`` was)."""
+        if whole:
+            return event
+        full = whole_event(raw)
+        if located:
+            self.rules.enricher.enrich(full)
+        return full
 
     def _window_closed(self, masks: dict[int, int], time_us: int) -> bool:
         plans = self.rules.plans
@@ -348,11 +418,7 @@ class Scan:
         """Evaluate and forget the ripe windows; alerts in (window, rule, group) order."""
         alerts: list[CorrelationAlert] = []
         for plan, store in zip(self.rules.plans, self.stores, strict=False):
-            for window in sorted(window for window in store if ripe(plan, window)):
-                for group, state in store.pop(window).items():
-                    alert = plan.evaluate((window, group), state, self.rules.options.every_group)
-                    if alert is not None:
-                        alerts.append(alert)
+            alerts.extend(plan.complete(store, ripe, self.rules.options.every_group))
         alerts.sort(key=lambda alert: (alert.window_start_us, alert.order[1:]))
         return alerts
 

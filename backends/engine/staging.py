@@ -9,7 +9,9 @@ engine's own reader (:class:`~.runner.Scan`, same options) reads every source, c
 same reasons in the same :class:`~.input_report.InputReport`, and writes every event it keeps, decoded
 and repaired exactly as the engine would use it, one per line. Matching, windows and conditions are then
 all the SQL's: nothing of the rules is evaluated here beyond what the report needs (a missing or
-unreadable time is counted, as by the engine, for events a rule matches).
+unreadable time is counted, as by the engine, for events a rule matches). With ``--geoip`` the events
+are located here (:mod:`.geoip`), as and where the engine locates them, so that the SQL reads the same
+``client.geographicalContext`` as the engine's rules.
 
 Events whose time cannot be read are not staged: they give no alert in any engine.
 """
@@ -53,6 +55,11 @@ class _StagingScan(Scan):
             objects_to_text(event, rules.string_paths)
         elif rules.string_paths and objects_to_text(event, rules.string_paths):
             self.report.add(Reason.OBJECT_FOR_STRING, source, offset, bytes(raw[:EXCERPT_BYTES]))
+        if rules.enricher is not None:
+            # located (and counted) exactly where the engine locates it, so the SQL reads what it reads
+            _, outcome = rules.matches(event)
+            if outcome is not None:
+                self.report.count_location(outcome)
         time_us = rules.time(event)
         if time_us <= MISSING_TIME:
             if any(predicate(event) for predicate in rules.predicates):

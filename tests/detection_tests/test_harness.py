@@ -274,8 +274,8 @@ def test_engine_disagreement_is_reported_as_such(tmp_path, monkeypatch):
     tests = TEMPLATES + "tests:\n  - name: t\n" + DENIED + "    expect:\n      - alerts: 1\n"
     real = runner.run_engine
 
-    def skewed(engine, pack, events, emitting=()):
-        outcome = real("python", pack, events, emitting)
+    def skewed(engine, pack, events, emitting=(), geoip=None):
+        outcome = real("python", pack, events, emitting, geoip)
         if engine == "duckdb":  # an engine that counts one denial too many
             for group in outcome.groups:
                 group["metrics"]["total_rejected"] += 1
