@@ -29,7 +29,7 @@ from sigma.pipelines.okta.semantics import text_of
 from sigma.pipelines.okta.standard import as_aggregate
 
 from .alerts import Alert, CorrelationAlert, MatchAlert, risk_record
-from .correlation import AggregatePlan, Store
+from .correlation import AggregatePlan, Store, compile_plan
 from .decoding import decode_line
 from .documents import iter_document_events
 from .fields import MISSING, compile_field
@@ -81,7 +81,7 @@ class CompiledRules:
         self.base_rules: list[SigmaRule] = pack.base_rules
         self.predicates = _compile_every_rule(self.base_rules)
         correlations = [*pack.aggregates, *(as_aggregate(rule) for rule in pack.standard_correlations)]
-        self.plans = [AggregatePlan(rule, order, options.id_field) for order, rule in enumerate(correlations)]
+        self.plans = [compile_plan(rule, order, options.id_field) for order, rule in enumerate(correlations)]
         # rules that feed a correlation without `generate: true` give no alerts of their own
         self.emits = [rule._output for rule in self.base_rules]
         position = {id(rule): index for index, rule in enumerate(self.base_rules)}
@@ -223,7 +223,7 @@ def refusals(pack: RulePack) -> list[tuple[Any, SigmaError]]:
     for correlation in pack.correlations:
         try:
             standard = isinstance(correlation, SigmaCorrelationRule)
-            AggregatePlan(as_aggregate(correlation) if standard else correlation, 0)
+            compile_plan(as_aggregate(correlation) if standard else correlation, 0)
         except SigmaError as error:
             refused.append((correlation, for_rule(error, correlation)))
     return refused

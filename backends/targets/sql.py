@@ -13,9 +13,9 @@ metric for metric (``sigma-okta run --engine duckdb|spark`` does the same on a u
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionNOT
@@ -27,13 +27,17 @@ from sigma.rule import SigmaRule
 from sigma.types import (
     CompareOperators,
     SigmaCasedString,
+    SigmaExists,
+    SigmaFieldReference,
+    SigmaNull,
     SigmaRegularExpressionFlag,
     SigmaString,
     SpecialChars,
 )
 
 from sigma.pipelines.okta.expression import And, Comparison, Expression, Name, Not, Number, Or
-from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind, detection_fields
+from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind, WindowKind, detection_fields
+from sigma.pipelines.okta.okta_schemas import list_of_objects
 
 from ..engine.matcher import rule_fields
 from .aggregate_plan import (
@@ -44,6 +48,7 @@ from .aggregate_plan import (
     RowField,
     plan_aggregate,
 )
+from .sql_events import DuckDBMembers, EventsQuery, SparkMembers
 
 EVENTS_PATH = "okta-events.jsonl"  # the placeholder path of a converted query; `run --engine` sets it
 US = 1_000_000
@@ -54,7 +59,7 @@ DECIMAL_NUMBER = r"^[ \t\n\r]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[
 # --- dialects -------------------------------------------------------------------------------------
 
 
-class SqlDialect(ExpressionDialect):
+class SqlDialect(DuckDBMembers, ExpressionDialect):
     """DuckDB, and the base of the other SQL dialects."""
 
     # -- lexical -------------------------------------------------------------------------------------
@@ -199,7 +204,7 @@ class SqlDialect(ExpressionDialect):
         raise TypeError(f"not a condition: {expression!r}")
 
 
-class SparkDialect(SqlDialect):
+class SparkDialect(SparkMembers, SqlDialect):
     """Spark SQL: what differs from DuckDB."""
 
     VIEW = "okta_events"
@@ -299,6 +304,8 @@ class OktaSqlBackend(TextQueryBackend):
     dialect: ClassVar[SqlDialect] = SqlDialect()
     target: ClassVar[str] = "duckdb"
     default_time_field: ClassVar[str] = "published"
+    # the SQL runs where sigma-okta writes the risk stream (`run --risk-output`), so it can read it
+    reads_risk_stream: ClassVar[bool] = True
 
     precedence = (ConditionNOT, *TextQueryBackend.precedence[1:])
     group_expression = "({expr})"
@@ -337,7 +344,32 @@ class OktaSqlBackend(TextQueryBackend):
     # -- names and values ------------------------------------------------------------------------------
 
     def escape_and_quote_field(self, field_name: str) -> str:
+        if field_name == _ELEMENT_FIELD:
+            return self.dialect.ELEMENT
         return self.dialect.quote(field_name)
+
+    def convert_condition_field_eq_val(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        """A member of a list of objects (``target.displayName``) is a list column: the item holds when
+        any element's text matches; null when no element has a value (docs/semantics.md)."""
+        if list_of_objects(cond.field) is None:
+            return super().convert_condition_field_eq_val(cond, state)
+        texts = self.escape_and_quote_field(cond.field)
+        value = cond.value
+        if isinstance(value, SigmaNull) or (isinstance(value, SigmaExists) and not value.exists):
+            return f"{self.dialect.list_size(texts)} = 0"
+        if isinstance(value, SigmaExists):
+            return f"{self.dialect.list_size(texts)} > 0"
+        if isinstance(value, SigmaFieldReference):
+            raise SigmaFeatureNotSupportedByBackendError(
+                f"|fieldref on '{cond.field}', a member of a list of objects, is not supported by the "
+                f"{self.target} target",
+                source=cond.source,
+            )
+        element = copy.copy(cond)
+        element.field = _ELEMENT_FIELD
+        return self.dialect.any_element(texts, super().convert_condition_field_eq_val(element, state))
 
     def _text(self, value: SigmaString, cased: bool) -> tuple[str, bool]:
         """A SQL string literal for a Sigma string, and whether it is a LIKE pattern (has wildcards)."""
@@ -411,6 +443,12 @@ class OktaSqlBackend(TextQueryBackend):
     def convert_condition_field_eq_field(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
+        if list_of_objects(cond.value.field) is not None:
+            raise SigmaFeatureNotSupportedByBackendError(
+                f"|fieldref to '{cond.value.field}', a member of a list of objects, is not supported by "
+                f"the {self.target} target",
+                source=cond.source,
+            )
         left = f"lower({self.escape_and_quote_field(cond.field)})"
         right = f"lower({self.escape_and_quote_field(cond.value.field)})"
         reference = cond.value
@@ -441,7 +479,7 @@ class OktaSqlBackend(TextQueryBackend):
     def finalize_query_default(self, rule: SigmaRule, query: str, index: int, state: ConversionState) -> str:
         # the rule's `fields` too: a match alert carries them, as the engine's does
         columns = sorted(rule_fields(rule) | set(rule.fields) | {"uuid", self.default_time_field})
-        events = _EventsQuery(self.dialect, columns, self.default_time_field, self.events_path)
+        events = EventsQuery(self.dialect, columns, self.default_time_field, self.events_path)
         return script(
             events.statements(
                 f"SELECT * FROM events\nWHERE event_us IS NOT NULL AND coalesce({query}, false)\nORDER BY event_us"
@@ -456,14 +494,22 @@ class OktaSqlBackend(TextQueryBackend):
     def aggregate_statements(
         self, rule: AggregateCorrelationRule, *, every_group: bool = False, timestamps: bool = True
     ) -> list[str]:
-        query = plan_aggregate(rule, self, self.target, default_time_field=self.default_time_field)
-        return _AggregateSql(
-            self.dialect, query, rule, self.events_path, every_group, timestamps
-        ).statements()
+        query = plan_aggregate(
+            rule, self, self.target, default_time_field=self.default_time_field, exact_ranking=True
+        )
+        renderer = _AggregateSql
+        if needs_ranking(rule):  # percentiles, rule order, sliding windows: their own stages
+            from .sql_ranking import RankingSql
+
+            renderer = RankingSql
+        return renderer(self.dialect, query, rule, self.events_path, every_group, timestamps).statements()
 
     def match_statements(self, rule: SigmaRule) -> list[str]:
         """The statements selecting the events a base rule matches (``convert_rule`` as a list)."""
         return split_script(self.convert_rule(rule)[0])
+
+
+_ELEMENT_FIELD = "\x00element"  # the field name of one element's text inside `any_element` (by identity)
 
 
 def script(statements: list[str]) -> str:
@@ -499,43 +545,6 @@ class OktaSparkBackend(OktaSqlBackend):
 # --- queries --------------------------------------------------------------------------------------
 
 
-def _spellings(name: str) -> list[tuple[str, tuple[str, ...]]]:
-    """(top-level key, keys inside it) for every way an event may hold a dotted field, nested first."""
-    segments = name.split(".")
-    return [(".".join(segments[:cut]), tuple(segments[cut:])) for cut in range(1, len(segments) + 1)]
-
-
-@dataclass
-class _EventsQuery:
-    """The `events` relation: one text column per Sigma field, plus the event time in microseconds."""
-
-    dialect: SqlDialect
-    fields: list[str]
-    time_field: str
-    path: str
-
-    @property
-    def top_level(self) -> list[str]:
-        keys = {key for name in self.fields for key, _ in _spellings(name)}
-        return sorted(keys | {self.time_field})
-
-    def column(self, name: str) -> str:
-        texts = [self.dialect.field_text(key, inner) for key, inner in _spellings(name)]
-        value = texts[0] if len(texts) == 1 else f"coalesce({', '.join(texts)})"
-        return f"{value} AS {self.dialect.quote(name)}"
-
-    def cte(self) -> str:
-        columns = [self.column(name) for name in self.fields]
-        columns.append(f"{self.dialect.event_time(self.time_field)} AS event_us")
-        body = ",\n    ".join(columns)
-        return (
-            f"events AS (\n  SELECT\n    {body}\n  FROM {self.dialect.source(self.top_level, self.path)}\n)"
-        )
-
-    def statements(self, select: str) -> list[str]:
-        return [*self.dialect.prelude(self.top_level, self.path), f"WITH {self.cte()}\n{select}"]
-
-
 class _AggregateSql:
     """Renders an :class:`AggregateQuery` as a SQL script (see the stages in aggregate_query.py)."""
 
@@ -561,14 +570,24 @@ class _AggregateSql:
                     "SQL targets read one column per field",
                     source=rule.source,
                 )
+        for ref in query.fields_read:
+            if list_of_objects(ref.single) is not None:
+                raise AggregateConversionError(
+                    f"'{ref.single}' as a group-by, metric or output field",
+                    query.target,
+                    "it is a member of a list of objects, with one value per element; only detections "
+                    "(and a metric's `where`) test it",
+                    source=rule.source,
+                )
         fields = set(rule_fields_of(rule)) | {ref.single for ref in query.fields_read} | {"uuid"}
-        self.events = _EventsQuery(dialect, sorted(fields), query.time_field, path)
+        self.events = EventsQuery(dialect, sorted(fields), query.time_field, path)
 
     def col(self, name: str) -> str:
         return self.d.quote(name)
 
-    def statements(self) -> list[str]:
-        q, d = self.q, self.d
+    def event_ctes(self) -> list[str]:
+        """Stages 1 and 2: the events, their rule flags, the selected events and their filter flags."""
+        q = self.q
         flags = [
             f"coalesce({condition}, false) AS {flag}"
             for condition, flag in zip(q.rule_conditions, q.rule_flags, strict=False)
@@ -605,6 +624,11 @@ class _AggregateSql:
         ctes.append(
             "filtered AS (\n  SELECT *" + "".join(f",\n    {f}" for f in filters) + "\n  FROM selected\n)"
         )
+        return ctes
+
+    def statements(self) -> list[str]:
+        q, d = self.q, self.d
+        ctes = self.event_ctes()
         group_columns = [f"coalesce({self.col(ref.single)}, {d.string(q.null_text)})" for ref in q.group_by]
         window = d.floor_div("event_us", q.timespan_seconds * US)
         if q.collapse is not None:
@@ -718,6 +742,12 @@ class _AggregateSql:
             microseconds = f"CAST(round({self.col(metric.name)} * 1000000) AS BIGINT)"
             return f"{self.time(microseconds)} AS {self.col(metric.name)}"
         return self.col(metric.name)
+
+
+def needs_ranking(rule: AggregateCorrelationRule) -> bool:
+    """Whether a rule needs :mod:`.sql_ranking`: a percentile, the order of its rules or a sliding window."""
+    ranked = (MetricKind.PERCENTILE, MetricKind.IN_ORDER)
+    return rule.window is not WindowKind.TUMBLING or any(m.kind in ranked for m in rule.metrics)
 
 
 def rule_fields_of(rule: AggregateCorrelationRule) -> set[str]:
