@@ -66,6 +66,10 @@ class Selected:
 def logsource_problem(rule: SigmaRule) -> str | None:
     """Why a base rule's logsource is not Okta's System Log, or None when it is (product and service
     okta, either one alone, or no logsource at all)."""
+    from .risk_stream import reads_risk_stream  # risk_stream imports this module
+
+    if reads_risk_stream(rule):
+        return None  # the risk stream of the other rules' alerts (plugin/risk_stream.py)
     source = rule.logsource
     named = {"product": source.product, "service": source.service}
     foreign = {key: value for key, value in named.items() if value and value.lower() != OKTA}
@@ -93,7 +97,7 @@ def select_rules(pack: RulePack, selection: Selection) -> Selected:
         for rule in rules:
             if id(rule) in skipped or isinstance(rule, SigmaRule):
                 continue
-            missing = [ref for ref in _references(rule) if id(ref) in skipped]
+            missing = [ref for ref in references_of(rule) if id(ref) in skipped]
             if missing:
                 skipped[id(rule)] = f"it correlates rule '{missing[0].title}', which is skipped"
                 changed = True
@@ -108,7 +112,7 @@ def select_rules(pack: RulePack, selection: Selection) -> Selected:
             elif rule not in wanted and isinstance(rule, SigmaRule):
                 rule._output = False  # read by a selected correlation, not selected itself: no alerts
         kept = [rule for rule in kept if id(rule) in needed]
-        correlated = {id(ref) for rule in kept for ref in _references(rule)}
+        correlated = {id(ref) for rule in kept for ref in references_of(rule)}
         for rule in wanted:
             if isinstance(rule, SigmaRule) and id(rule) not in correlated:
                 rule._output = True  # selected on its own: its correlation is not run, its matches are alerts
@@ -132,7 +136,8 @@ def select_rules(pack: RulePack, selection: Selection) -> Selected:
     return Selected(selected, reasons, unknown, sorted(known))
 
 
-def _references(rule: AnyRule) -> list[AnyRule]:
+def references_of(rule: AnyRule) -> list[AnyRule]:
+    """The rules a correlation reads (none for a base rule)."""
     if isinstance(rule, AggregateCorrelationRule):
         return list(rule.referenced_rules)
     if isinstance(rule, SigmaCorrelationRule):
@@ -147,7 +152,7 @@ def _with_references(rules: list[AnyRule]) -> set[int]:
         rule = pending.pop()
         if id(rule) not in needed:
             needed.add(id(rule))
-            pending.extend(_references(rule))
+            pending.extend(references_of(rule))
     return needed
 
 
@@ -175,4 +180,4 @@ def _where(rule: AnyRule) -> str:
     return str(Path(source.path))
 
 
-__all__ = ["LEVELS", "Selected", "Selection", "Skipped", "logsource_problem", "select_rules"]
+__all__ = ["LEVELS", "Selected", "Selection", "Skipped", "logsource_problem", "references_of", "select_rules"]

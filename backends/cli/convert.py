@@ -58,7 +58,7 @@ def _convert(arguments: argparse.Namespace) -> int:
             known = ", ".join(["query", *formats])
             raise CliError(f"target {target.name} has no format '{arguments.format}' (formats: {known})")
         suffix, render = formats[arguments.format]
-    pack = load_selected_pack(arguments)
+    pack = _without_risk_rules(load_selected_pack(arguments), backend)
     refused: list | None = [] if arguments.skip_unsupported else None
     converted = convert_pack(pack, backend, refused)
     for error in refused or ():
@@ -94,6 +94,26 @@ def _convert(arguments: argparse.Namespace) -> int:
         print(f"{comment} {item.rule.title} ({rule_label(item.rule)}){closing}")
         print(item.query.rstrip("\n"))
     return EXIT_OK
+
+
+def _without_risk_rules(pack, backend):
+    """The pack without its rules over the risk stream when the target cannot read that stream (a SIEM
+    keeps its alerts' risk in a store of its own): each is left out with a line, as rules of another
+    logsource are, unless nothing would be left."""
+    from sigma.pipelines.okta.risk_stream import split_stages
+
+    first, risk_rules = split_stages(pack)
+    if risk_rules is None or getattr(backend, "reads_risk_stream", False):
+        return pack
+    if not len(first):
+        return pack  # only those: convert_pack says why it cannot
+    for rule in [*risk_rules.base_rules, *risk_rules.correlations]:
+        if getattr(rule, "_output", True):
+            note(
+                f"skipped: rule '{rule.title}' reads sigma-okta's risk stream, which {backend.name} does not "
+                "hold (convert it for duckdb or spark, or run it with `sigma-okta run`)"
+            )
+    return first
 
 
 def _write_files(folder: Path, files: list[tuple[str, str]]) -> None:

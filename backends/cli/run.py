@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from ..engine.input_report import InputReport, Reason
@@ -120,6 +121,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "ones, and exit with 5 if not",
     )
     run.add_argument(
+        "--risk-output",
+        metavar="FILE",
+        help="write the risk stream (one row per risk object and ATT&CK technique of every alert of a "
+        "rule with `risk:`, docs/rule-pack.md) to FILE as NDJSON; rules over the risk stream read it",
+    )
+    run.add_argument(
         "--every-group",
         action="store_true",
         help='report every correlation group, with "condition": false where it does not hold '
@@ -147,11 +154,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(arguments: argparse.Namespace) -> int:
+    from sigma.pipelines.okta.risk_stream import split_stages
+
+    from ..engine.risk_events import run_in_stages
     from ..engine.runner import EngineOptions
     from ..engine.sources import SourceError, expand_sources
 
     started = time.perf_counter()
-    pack = load_selected_pack(arguments)
+    pack, risk_rules = split_stages(load_selected_pack(arguments))
     time_field, id_field = arguments.time_field or "published", "uuid"
     if arguments.pipeline:
         pack, time_field, id_field = _mapped_pack(pack, arguments)
@@ -159,6 +169,8 @@ def _run(arguments: argparse.Namespace) -> int:
         from ..engine.runner import refusals
 
         pack = without_refused(pack, refusals(pack))
+        if risk_rules is not None:
+            risk_rules = without_refused(risk_rules, refusals(risk_rules))
     try:
         sources = expand_sources(arguments.events)
     except SourceError as error:
@@ -177,21 +189,36 @@ def _run(arguments: argparse.Namespace) -> int:
         id_field=id_field,
         geoip=geoip,
     )
-    truth = _GroundTruth(arguments.truth) if arguments.truth else None
+    truth = _GroundTruth(arguments.truth, pack) if arguments.truth else None
     tally = _AlertTally()
     progress = _progress_bar(arguments, sources)
     with open_output(arguments.output) as stream:
         sink = _sink(arguments.format, stream)
         emit = tally.watching(truth.watching(sink.write) if truth else sink.write)
-        try:
+
+        def run(stage, stage_sources, stage_emit):
+            # the risk stage reads the risk stream, in its own field names, with no progress of its own
+            given = stage_sources is sources
+            stage_options = options if given else replace(options, time_field="published", id_field="uuid")
             if arguments.engine == "python":
-                report, events_timed = _run_python(pack, sources, options, emit, progress)
-            else:
-                report, events_timed = _run_sql(arguments.engine, pack, sources, options, emit, progress)
+                return _run_python(
+                    stage, stage_sources, stage_options, stage_emit, progress if given else None
+                )
+            return _run_sql(
+                arguments.engine, stage, stage_sources, stage_options, stage_emit, progress if given else None
+            )
+
+        risk_output = Path(arguments.risk_output) if arguments.risk_output else None
+        try:
+            report, events_timed = run_in_stages(
+                pack, risk_rules, run, sources, emit, expand_sources, risk_output
+            )
         finally:
             if progress is not None:
                 progress.close()
         sink.close()
+    if risk_rules is not None:
+        pack = _together(pack, risk_rules)
     if not arguments.quiet:
         note(_summary(pack, report, tally, time.perf_counter() - started, arguments.engine))
         if geoip is not None:
@@ -201,6 +228,16 @@ def _run(arguments: argparse.Namespace) -> int:
     if arguments.strict and report.has_offences:
         raise CliError(f"--strict: bad input, first at {report.first}", EXIT_BAD_INPUT)
     return truth.verdict() if truth else EXIT_OK
+
+
+def _together(first, risk_rules):
+    """The two stages as one pack again (for the summary and the warnings)."""
+    from sigma.collection import SigmaCollection
+
+    collection = SigmaCollection(
+        init_rules=[*first.collection.rules, *risk_rules.collection.rules], resolve_references=False
+    )
+    return replace(first, collection=collection, aggregates=[*first.aggregates, *risk_rules.aggregates])
 
 
 def _mapped_pack(pack, arguments: argparse.Namespace):
@@ -335,42 +372,135 @@ def _warn_about_time(report: InputReport, events_timed: int, time_field: str) ->
 
 
 class _GroundTruth:
-    """Compares the alerts of a run with a ground-truth file written by `sigma-okta generate`."""
+    """Compares the alerts of a run with a ground-truth file written by `sigma-okta generate`, rule by rule.
 
-    def __init__(self, path: str):
+    A correlation alert is its rule, window start and group values; a single-event alert its rule, the
+    event's time (to the millisecond) and its risk object. Rules of the truth that the run did not
+    evaluate are left out (and named); alerts of rules the truth does not know are not compared. A truth
+    file without ``rules`` (written before the whole pack had ground truth) holds the push rule only."""
+
+    def __init__(self, path: str, pack):
         import json
 
         try:
             truth = json.loads(Path(path).read_text())
-            self.rule_id = truth["rule_id"]
-            self.expected = {(_instant(window), group) for window, group in truth["expected_alerts"]}
+            rules = truth.get("rules") or {truth["rule_id"]: _legacy_rule(truth)}
+            self.expected = {
+                rule_id: Counter(_expected_key(entry, a) for a in entry["alerts"])
+                for rule_id, entry in rules.items()
+            }
+            self.titles = {
+                rule_id: entry.get("title") or entry.get("name") or rule_id
+                for rule_id, entry in rules.items()
+            }
+            self.object_fields = {rule_id: entry.get("object_field") for rule_id, entry in rules.items()}
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise CliError(f"cannot read the ground truth {path}: {error}", EXIT_NO_INPUT) from error
-        self.found: set[tuple[str, str]] = set()
+        run = {str(rule.id) for rule in [*pack.collection.rules, *pack.aggregates] if rule.id is not None}
+        self.not_run = sorted(self.titles[rule_id] for rule_id in self.expected if rule_id not in run)
+        self.expected = {rule_id: keys for rule_id, keys in self.expected.items() if rule_id in run}
+        self.found: dict[str, Counter] = {rule_id: Counter() for rule_id in self.expected}
+        self.uncovered: Counter[str] = Counter()  # alerts of rules the truth has nothing on, by title
 
     def watching(self, emit):
         from ..engine.alerts import CorrelationAlert
 
         def observe(alert) -> None:
-            if isinstance(alert, CorrelationAlert) and alert.rule_id == self.rule_id and alert.condition:
-                (group,) = alert.group.values()
-                self.found.add((_instant(alert.to_dict()["window"]["start"]), group))
+            found = self.found.get(alert.rule_id)
+            if not getattr(alert, "condition", True):
+                pass
+            elif found is None:
+                self.uncovered[alert.rule_title] += 1
+            else:
+                if isinstance(alert, CorrelationAlert):
+                    window = _instant(alert.to_dict()["window"]["start"])
+                    found[(window, tuple(str(value) for value in alert.group.values()))] += 1
+                else:
+                    found[
+                        (_instant_ms(alert.time_us), _risk_object(alert, self.object_fields[alert.rule_id]))
+                    ] += 1
             emit(alert)
 
         return observe
 
     def verdict(self) -> int:
-        missed, unexpected = self.expected - self.found, self.found - self.expected
+        rows, problems = [], []
+        totals = Counter()
+        for rule_id, expected in sorted(self.expected.items(), key=lambda item: self.titles[item[0]]):
+            found = self.found[rule_id]
+            missed, unexpected = expected - found, found - expected
+            counts = {
+                "expected": sum(expected.values()),
+                "found": sum((expected & found).values()),
+                "missed": sum(missed.values()),
+                "unexpected": sum(unexpected.values()),
+            }
+            totals.update(counts)
+            rows.append((counts, self.titles[rule_id]))
+            problems += [("missed    ", self.titles[rule_id], key) for key in sorted(missed.elements())]
+            problems += [("unexpected", self.titles[rule_id], key) for key in sorted(unexpected.elements())]
         print(
-            f"ground truth: {len(self.expected)} expected alerts, {len(self.expected & self.found)} found, "
-            f"{len(missed)} missed, {len(unexpected)} unexpected",
+            f"ground truth: {totals['expected']} expected alerts of {len(rows)} {_plural(len(rows), 'rule')}, "
+            f"{totals['found']} found, {totals['missed']} missed, {totals['unexpected']} unexpected",
             file=sys.stderr,
         )
-        for window, group in sorted(missed):
-            print(f"  missed      {window}  {group}", file=sys.stderr)
-        for window, group in sorted(unexpected):
-            print(f"  unexpected  {window}  {group}", file=sys.stderr)
-        return EXIT_OK if not missed and not unexpected else EXIT_TRUTH
+        if len(rows) > 1:
+            print("  expected  found  missed  unexpected  rule", file=sys.stderr)
+            for counts, title in rows:
+                mark = "" if not counts["missed"] and not counts["unexpected"] else "  <-"
+                print(
+                    f"  {counts['expected']:>8}  {counts['found']:>5}  {counts['missed']:>6}  {counts['unexpected']:>10}  {title}{mark}",
+                    file=sys.stderr,
+                )
+        for kind, title, (when, group) in problems:
+            shown = ", ".join(group) if isinstance(group, tuple) else str(group)
+            print(f"  {kind}  {when}  {shown}  ({title})", file=sys.stderr)
+        if self.not_run:
+            print(f"  not run here, so not compared: {', '.join(self.not_run)}", file=sys.stderr)
+        if self.uncovered:
+            listed = ", ".join(f"{title} ({count})" for title, count in sorted(self.uncovered.items()))
+            print(
+                f"  alerts of rules the ground truth does not cover, not compared: {listed}", file=sys.stderr
+            )
+        return EXIT_OK if not totals["missed"] and not totals["unexpected"] else EXIT_TRUTH
+
+
+def _legacy_rule(truth: dict) -> dict:
+    """The push rule's alerts from a truth file's ``expected_alerts`` (the format before ``rules``)."""
+    alerts = [
+        {"window_start": window, "group": {"authenticationContext.externalSessionId": group}}
+        for window, group in truth["expected_alerts"]
+    ]
+    return {"title": truth.get("rule_name"), "alerts": alerts}
+
+
+def _expected_key(entry: dict, alert: dict) -> tuple:
+    if "window_start" in alert:
+        return _instant(alert["window_start"]), tuple(str(value) for value in alert["group"].values())
+    return _instant_ms_text(alert["time"]), str(alert["object"])
+
+
+def _risk_object(alert, object_field: str | None) -> str:
+    """What names a single-event alert: its risk object (the user or the address), else that field."""
+    objects = (alert.risk or {}).get("objects") or []
+    value = objects[0] if objects else alert.fields.get(object_field) if object_field else None
+    return str(value)
+
+
+def _instant_ms(time_us: int | None) -> str:
+    import datetime as dt
+
+    if time_us is None:
+        return "(no time)"
+    moment = dt.datetime.fromtimestamp(time_us // 1_000_000, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{time_us // 1000 % 1000:03d}Z"
+
+
+def _instant_ms_text(text: str) -> str:
+    import datetime as dt
+
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return _instant_ms(int(moment.timestamp()) * 1_000_000 + moment.microsecond)
 
 
 def _instant(text: str) -> str:

@@ -24,6 +24,7 @@ from sigma.pipelines.okta import pipelines as okta_pipelines
 from sigma.pipelines.okta.errors import for_rule, raise_together
 from sigma.pipelines.okta.loader import RulePack
 from sigma.pipelines.okta.okta_pipelines import schema_of
+from sigma.pipelines.okta.risk_stream import risk_stage_rules
 from sigma.pipelines.okta.standard import as_aggregate
 
 
@@ -142,7 +143,13 @@ def convert_pack(
     (sigma-cli's ``--skip-unsupported``)."""
     converted: list[Converted] = []
     problems: list[SigmaError] = []
+    risk_rules = set() if getattr(backend, "reads_risk_stream", False) else risk_stage_rules(pack)
+    for rule in [*pack.base_rules, *pack.correlations]:
+        if id(rule) in risk_rules and getattr(rule, "_output", True):
+            problems.append(for_rule(_risk_stream_refusal(backend), rule))
     for rule in pack.base_rules:
+        if id(rule) in risk_rules:
+            continue
         if rule._output:
             # a copy: pipelines change the rules they are applied to, and through a rule's links to
             # the correlations that use it (generate: true), those correlations' fields too
@@ -153,6 +160,8 @@ def convert_pack(
             except SigmaError as error:
                 problems.append(for_rule(error, rule))
     for correlation in pack.correlations:
+        if id(correlation) in risk_rules:
+            continue
         aggregate = (
             as_aggregate(correlation) if isinstance(correlation, SigmaCorrelationRule) else correlation
         )
@@ -165,6 +174,15 @@ def convert_pack(
     else:
         refused.extend(problems)
     return converted
+
+
+def _risk_stream_refusal(backend: Backend) -> SigmaError:
+    return SigmaError(
+        f"{backend.name} cannot read sigma-okta's risk stream (logsource product "
+        "sigma-okta, service risk): the stream is made by `sigma-okta run` from the alerts of the other "
+        "rules, and a SIEM keeps its alerts' risk in its own store (Splunk ES: the Risk data model, as "
+        "ESCU's original reads it); convert it for duckdb or spark, or run it with `sigma-okta run`"
+    )
 
 
 def rule_label(rule: SigmaRuleBase) -> str:
