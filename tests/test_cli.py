@@ -175,7 +175,10 @@ def test_truth_reports_missed_and_unexpected_alerts(tmp_path):
     push_alerts = expected["rules"][expected["rule_id"]]["alerts"]  # the truth of every rule, by rule id
     dropped = list(push_alerts.pop()["group"].values())
     push_alerts.append(
-        {"window_start": "2026-03-10T01:00:00Z", "group": {"authenticationContext.externalSessionId": "idxNotThere"}}
+        {
+            "window_start": "2026-03-10T01:00:00Z",
+            "group": {"authenticationContext.externalSessionId": "idxNotThere"},
+        }
     )
     truth.write_text(json.dumps(expected))
     done = sigma_okta("run", *SEED, "--events", str(events), "--truth", str(truth))

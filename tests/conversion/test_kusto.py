@@ -50,6 +50,7 @@ from sigma.pipelines.okta.okta_pipelines import (
     okta_sentinel_legacy_pipeline,
     okta_sentinel_pipeline,
 )
+from sigma.pipelines.okta.risk_stream import split_stages
 from sigma.pipelines.okta.semantics import round_half_away
 from sigma.pipelines.okta.standard import as_aggregate
 
@@ -82,7 +83,7 @@ def convert(pack, name: str, pipeline_id: str = "okta_sentinel") -> str:
     return backend.convert_rule(SigmaRule.from_dict(rule.to_dict()))[0]
 
 
-_PACK = load_pack()
+_PACK = split_stages(load_pack())[0]  # not the rules over the risk stream
 RULE_NAMES = [rule.name for rule in (*_PACK.aggregates, *_PACK.standard_correlations, *_PACK.base_rules)]
 #: rules of the pack a schema cannot hold, with the reason (docs/rule-pack.md lists them)
 REFUSED = {

@@ -41,6 +41,7 @@ from sigma.pipelines.okta.okta_pipelines import (
     okta_sentinel_pipeline,
     okta_splunk_ta_pipeline,
 )
+from sigma.pipelines.okta.risk_stream import split_stages
 from sigma.pipelines.okta.semantics import as_number, round_half_away
 from sigma.pipelines.okta.standard import as_aggregate
 
@@ -56,7 +57,8 @@ def backend() -> OktaSplunkBackend:
 
 @functools.cache
 def packs() -> tuple[RulePack, ...]:
-    return (load_bundled(), load_rules([CONSTRUCTS]))
+    # the rules over the risk stream are not for Splunk (docs/rule-pack.md, Risk-based alerting)
+    return (split_stages(load_bundled())[0], load_rules([CONSTRUCTS]))
 
 
 @functools.cache

@@ -119,7 +119,7 @@ class TestBundledPack:
         ]
         correlated = {id(ref.rule) for c in pack.correlations for ref in c.rules}
         assert all(base._output == (id(base) not in correlated) for base in pack.base_rules)
-        assert sum(not base._output for base in pack.base_rules) == 10  # the seed's 2 and 8 feeders
+        assert sum(not base._output for base in pack.base_rules) == 11  # the seed's 2, 8 feeders, 1 risk row
 
     def test_bundled_path_is_the_rules_folder(self):
         files = sorted(bundled_rules_path().glob("*.yml"))
