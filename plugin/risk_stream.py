@@ -39,18 +39,6 @@ from .selection import references_of
 
 RISK_PRODUCT = "sigma-okta"
 RISK_SERVICE = "risk"
-RISK_FIELDS = (
-    "published",
-    "uuid",
-    "risk_event_id",
-    "annotation_index",
-    "risk_object",
-    "risk_object_type",
-    "risk_score",
-    "mitre_technique_id",
-    "rule_id",
-    "search_name",
-)
 _TECHNIQUE = re.compile(r"attack\.(t\d{4}(?:\.\d{3})?)", re.IGNORECASE)
 
 
@@ -100,7 +88,6 @@ def _part(pack: RulePack, keep) -> RulePack:
 
 
 __all__ = [
-    "RISK_FIELDS",
     "RISK_PRODUCT",
     "RISK_SERVICE",
     "reads_risk_stream",

@@ -6,6 +6,7 @@ gives the same risk stream, and its risk rules then run on that stream with the 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -101,13 +102,15 @@ def run_in_stages(
     result = run(first, sources, emit if stream is None else stream.watching(emit))
     if stream is None:
         return result
-    if risk_output is not None:
+    if risk_rules is None:
         stream.write(risk_output)
-    if risk_rules is not None:
-        with tempfile.TemporaryDirectory(prefix="sigma-okta-risk-") as folder:
-            path = Path(folder, "risk.ndjson")
-            stream.write(path)
-            run(risk_rules, stream_sources([str(path)]), emit)
+        return result
+    with tempfile.TemporaryDirectory(prefix="sigma-okta-risk-") as folder:
+        path = Path(folder, "risk.ndjson")
+        stream.write(path)
+        if risk_output is not None:
+            shutil.copyfile(path, risk_output)  # written once, sorted once
+        run(risk_rules, stream_sources([str(path)]), emit)
     return result
 
 
