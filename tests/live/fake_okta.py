@@ -149,7 +149,9 @@ class FakeOkta:
     # -- lifetime ---------------------------------------------------------------------------------
 
     def start(self) -> FakeOkta:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-okta", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), name="fake-okta", daemon=True
+        )  # a short poll: stop() returns at once
         self._thread.start()
         return self
 
@@ -273,6 +275,7 @@ class FakeOkta:
 def _handler_for(okta: FakeOkta) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as Okta's front end
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
         def do_GET(self) -> None:
             parts = urllib.parse.urlsplit(self.path)
