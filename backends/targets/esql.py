@@ -54,7 +54,7 @@ from sigma.backends.okta.targets.aggregate_plan import (
     plan_aggregate,
 )
 from sigma.backends.okta.targets.base_values import plain_text, processing_pipeline
-from sigma.pipelines.okta.expression import And, Comparison, Expression, Not, Or
+from sigma.pipelines.okta.expression import And, Comparison, Expression, Name, Not, Or
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
 from sigma.pipelines.okta.okta_pipelines import schema_of
 from sigma.pipelines.okta.okta_schemas import OktaSchema
@@ -267,6 +267,9 @@ class ESQLDialect(ExpressionDialect):
     def compare(self, operator: str, left: str, right: str) -> str:
         return f"{left} {operator} {right}"
 
+    def boolean_value(self, expression: Expression) -> str:
+        return self.native(expression)  # true, false or null natively, as the engine's value
+
     def condition(self, expression: Expression) -> str:
         """The condition as written: true, false or null exactly where the language says so."""
         text = self.native(expression)
@@ -285,6 +288,8 @@ class ESQLDialect(ExpressionDialect):
                 return self.join("AND", [self.native(operand) for operand in operands])
             case Or(operands):
                 return self.join("OR", [self.native(operand) for operand in operands])
+            case Name(name):  # a boolean derived value (the type check lets no other name through)
+                return self.name(name)
         raise TypeError(f"not a condition: {expression!r}")
 
 

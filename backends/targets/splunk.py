@@ -36,7 +36,7 @@ from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 from sigma.types import SigmaString, SpecialChars
 
-from sigma.pipelines.okta.expression import Number
+from sigma.pipelines.okta.expression import Expression, Number
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
 from sigma.pipelines.okta.okta_pipelines import OKTA_SCHEMA_VAR, schema_of
 from sigma.pipelines.okta.okta_schemas import get_schema
@@ -135,6 +135,15 @@ class SplunkDialect(ExpressionDialect):
 
     def divide(self, numerator: str, denominator: str) -> str:
         return f"if(isnull({numerator}) OR isnull({denominator}) OR {denominator} = 0, null(), {numerator} / {denominator})"
+
+    def boolean_value(self, expression: Expression) -> str:
+        """Eval has no boolean value, so a boolean derived value is the text ``"true"`` or ``"false"``
+        (how Splunk shows a JSON boolean too), and null where the condition is unknown."""
+        is_true, is_false = self.truth(expression, True), self.truth(expression, False)
+        return f'case({is_true}, "true", {is_false}, "false")'
+
+    def boolean_truth(self, value: str, wanted: bool) -> str:
+        return f'{value}="{"true" if wanted else "false"}"'  # null equals neither
 
     def round(self, value: str, digits: int) -> str:
         """Half away from zero on the shortest decimal of the value (Splunk's own ``round`` rounds
@@ -255,7 +264,7 @@ class AggregateSpl:
 
     def __init__(self, query: AggregateQuery):
         self.q = query
-        self.dialect = SplunkDialect()
+        self.dialect = SplunkDialect(booleans=query.booleans)
         self._check_names()
         self._check_fields()
         # numeric metrics read a field through one helper per field: number_<i>

@@ -308,19 +308,19 @@ DEEP = {
 }
 
 
-@pytest.mark.parametrize(
-    ("backend", "target"),
-    [
-        (lambda: OktaSplunkBackend(okta_splunk_ta_pipeline()), "splunk"),
-        (lambda: OktaESQLBackend(okta_elastic_pipeline()), "ES|QL"),
-    ],
-)
-def test_a_target_without_boolean_values_refuses_a_boolean_derived_value(tmp_path, backend, target) -> None:
-    rule = aggregate(tmp_path, **DEEP)
-    with pytest.raises(
-        AggregateConversionError, match=f"the {target} target cannot express the boolean derived value 'deep'"
-    ):
-        backend().convert_aggregate(rule)
+def test_spl_holds_a_boolean_derived_value_as_text(tmp_path) -> None:
+    # eval has no boolean: "true"/"false", and null (case() with no branch taken) where it is unknown
+    query = OktaSplunkBackend(okta_splunk_ta_pipeline()).convert_aggregate(aggregate(tmp_path, **DEEP))
+    assert (
+        '| eval deep=case((isnotnull(steps) AND steps > 2), "true", (isnotnull(steps) AND NOT (steps > 2)), "false")\n'
+        in query
+    )
+    assert '| where deep="false"\n' in query  # `not deep`: a null deep is neither
+
+
+def test_esql_holds_a_boolean_derived_value_natively(tmp_path) -> None:
+    query = OktaESQLBackend(okta_elastic_pipeline()).convert_aggregate(aggregate(tmp_path, **DEEP))
+    assert "| EVAL deep = steps > 2\n| WHERE NOT (deep)\n" in query
 
 
 def test_kql_holds_a_boolean_derived_value(tmp_path) -> None:
