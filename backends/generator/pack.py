@@ -11,17 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .rule import RESPONSE_EVENT_TYPE, RULE_ID, RULE_NAME
+from .rule import PUSH_EVENT_TYPE, RESPONSE_EVENT_TYPE, RESPONSE_FACTOR, RULE_ID, RULE_NAME
 
 MINUTES_5 = 300_000
 HOUR = 3_600_000
+DAY = 86_400_000
 FASTPASS_PHISHING_REASON = "FastPass declined phishing attempt"
 
 
 @dataclass(frozen=True)
 class PackRule:
     """One rule of the pack. ``kind``: ``match`` (every matching event alerts), ``event_count`` or
-    ``value_count`` (a standard correlation), ``session_cookie`` (its aggregate) or ``push_mismatch``."""
+    ``value_count`` (a standard correlation), ``session_cookie`` or ``mfa_hunt`` (their aggregates) or
+    ``push_mismatch``."""
 
     name: str
     rule_id: str
@@ -47,6 +49,7 @@ AUTH_FAILED_MFA = "okta_authentication_failed_during_mfa_challenge"
 IDP_LIFECYCLE = "okta_idp_lifecycle_modifications"
 MFA_DISABLED = "okta_multi_factor_authentication_disabled"
 LOCKOUTS = "okta_multiple_accounts_locked_out"
+MFA_HUNT = "okta_mfa_exhaustion_hunt"
 MFA_BURST = "okta_multiple_failed_mfa_requests_for_user"
 SPRAY = "okta_multiple_users_failing_to_authenticate_from_ip"
 API_TOKEN = "okta_new_api_token_created"
@@ -75,6 +78,14 @@ PACK_RULES: tuple[PackRule, ...] = (
         ("client.ipAddress", "outcome.result"),
         MINUTES_5,
         ("gt", 5),
+    ),
+    PackRule(
+        MFA_HUNT,
+        "97e2fe57-3740-402c-988a-76b64ce04b8d",
+        "Okta MFA Exhaustion Hunt",
+        "mfa_hunt",
+        ("actor.alternateId",),
+        DAY,
     ),
     PackRule(
         MFA_BURST,
@@ -142,7 +153,8 @@ PACK_RULES_BY_NAME = {rule.name: rule for rule in PACK_RULES}
 
 class Feed(NamedTuple):
     """One rule input a step is: the rule, the step's group-by values, and what the rule counts of it
-    (a value_count's value; the session-cookie rule's address, OS and browser; nothing otherwise)."""
+    (a value_count's value; the session-cookie rule's address, OS and browser; the hunt's ``push``,
+    ``SUCCESS`` or ``FAILURE``; nothing otherwise)."""
 
     rule: str
     group: tuple
@@ -155,11 +167,22 @@ def step_feeds(event_type: str, actor: dict, client: Any, outcome: dict, debug: 
     return () if builder is None else builder(actor["alternateId"], client, outcome, debug)
 
 
+def _push(user: str, client: Any, outcome: dict, debug: dict) -> tuple[Feed, ...]:
+    return (Feed(MFA_HUNT, (user,), "push"),)  # the hunt counts every push sent, whatever its outcome
+
+
 def _mfa(user: str, client: Any, outcome: dict, debug: dict) -> tuple[Feed, ...]:
-    if outcome["result"] != "FAILURE":
-        return ()
-    feeds = [Feed(AUTH_FAILED_MFA, (user,))]
     factor = debug.get("factor")
+    answer = ()  # the hunt: a push approved or denied
+    if (
+        isinstance(factor, str)
+        and factor.upper() == RESPONSE_FACTOR
+        and outcome["result"] in ("SUCCESS", "FAILURE")
+    ):
+        answer = (Feed(MFA_HUNT, (user,), outcome["result"]),)
+    if outcome["result"] != "FAILURE":
+        return answer
+    feeds = [*answer, Feed(AUTH_FAILED_MFA, (user,))]
     # the base rule of the burst: a factor is there and it is not the password
     if factor is not None and factor.upper() != "PASSWORD_AS_FACTOR":
         feeds.append(Feed(MFA_BURST, (user,)))
@@ -196,6 +219,7 @@ def _single(rule: str, on_failure_only: bool = False):
 
 
 _FEEDS = {
+    PUSH_EVENT_TYPE: _push,
     RESPONSE_EVENT_TYPE: _mfa,
     "user.session.start": _session_start,
     "policy.evaluate_sign_on": _policy,

@@ -31,7 +31,7 @@ class PackTruth:
 
     def __init__(self) -> None:
         self._matches: dict[str, list[tuple[int, Any]]] = defaultdict(list)
-        # (rule, window start ms, group) -> event count | set of values | (ips, oses, browsers)
+        # (rule, window start ms, group) -> event count | set of values | (ips, oses, browsers) | hunt counts
         self._windows: dict[tuple[str, int, tuple], Any] = {}
         self._intents: list[tuple[Intent, int, str]] = []  # intent, absolute window start, scenario label
 
@@ -46,6 +46,9 @@ class PackTruth:
                 self._windows[key] = self._windows.get(key, 0) + 1
             elif rule.kind == "value_count":
                 self._windows.setdefault(key, set()).add(feed.value)
+            elif rule.kind == "mfa_hunt":
+                counts = self._windows.setdefault(key, {"push": 0, "SUCCESS": 0, "FAILURE": 0})
+                counts[feed.value] += 1
             else:  # session_cookie: distinct address, OS and browser
                 sets = self._windows.setdefault(key, (set(), set(), set()))
                 for values, value in zip(sets, feed.value, strict=True):
@@ -67,6 +70,9 @@ class PackTruth:
             elif rule.kind == "value_count":
                 metrics = {"value_count": len(state)}
                 fires = rule.holds(len(state))
+            elif rule.kind == "mfa_hunt":
+                metrics = _hunt_metrics(state["push"], state["SUCCESS"], state["FAILURE"])
+                fires = state["push"] > 1
             else:
                 ips, oses, browsers = map(len, state)
                 metrics = {"dc_src_ip": ips, "dc_user_agent_os": oses, "dc_user_agent_browser": browsers}
@@ -144,3 +150,16 @@ def _sort_key(item: tuple[tuple[str, int, tuple], Any]) -> tuple:
 
 def _without_alert(group: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in group.items() if key != "alert"}
+
+
+def _hunt_metrics(pushes: int, successes: int, failures: int) -> dict[str, Any]:
+    """The hunt's counts and ESCU's three findings (``seconds`` is left out: a float of two times)."""
+    return {
+        "pushes": pushes,
+        "successes": successes,
+        "failures": failures,
+        "total_attempts": successes + failures,
+        "pushes_denied": failures == pushes and pushes > 1,
+        "pushes_ignored": successes + failures == 0,
+        "success_after_pushes": successes > 0 and pushes > 3,
+    }
