@@ -1,7 +1,7 @@
 """``sigma-okta``: run Okta detections locally, convert them to SIEM queries, generate test data, check rules.
 
 One module per command, each with ``register(commands)`` that adds its sub-parser and handler:
-``run``, ``convert``, ``listing`` (``list``), ``generate``, ``validate``, ``test``, ``explain``. ``output`` holds the exit codes
+``run``, ``watch``, ``convert``, ``listing`` (``list``), ``generate``, ``validate``, ``test``, ``explain``. ``output`` holds the exit codes
 (documented there and in the README) and the error type every command raises; ``arguments`` the
 argument types they share. Command modules import their machinery inside the handler, so that
 ``sigma-okta run`` never imports the conversion backends.
@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 from sigma.exceptions import SigmaError
 
-from . import convert, explain, generate, listing, run, test, validate
+from . import convert, explain, generate, listing, run, test, validate, watch
 from .output import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, CliError
 
-COMMANDS = (run, test, explain, convert, listing, generate, validate)
+COMMANDS = (run, watch, test, explain, convert, listing, generate, validate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

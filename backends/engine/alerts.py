@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -30,6 +31,7 @@ class CorrelationAlert:
 
     def to_dict(self) -> dict[str, Any]:
         alert = {
+            "alert_id": alert_id(self),
             "rule_id": self.rule_id,
             "rule_title": self.rule_title,
             "level": self.level,
@@ -62,6 +64,7 @@ class MatchAlert:
 
     def to_dict(self) -> dict[str, Any]:
         alert = {
+            "alert_id": alert_id(self),
             "rule_id": self.rule_id,
             "rule_title": self.rule_title,
             "level": self.level,
@@ -88,6 +91,23 @@ def risk_record(risk: dict[str, Any], fields: dict[str, Any], group: dict[str, A
 
 
 Alert = CorrelationAlert | MatchAlert
+
+#: the namespace of alert ids (UUIDv5): fixed, so every engine and every run names an alert the same way
+ALERT_NAMESPACE = uuid.UUID("5b0c3f0e-8d7a-5e59-9a3e-0f6b2c7d4a10")
+
+
+def alert_id(alert: Alert) -> str:
+    """A deterministic id (UUIDv5): a correlation alert's rule, window start and group values; a match
+    alert's rule and event id (the event's time and content when it has no id). The same alert gets the
+    same id in `run`, in `watch` and after a restart, which is what lets `watch` deliver it once."""
+    rule = alert.rule_id or alert.rule_title
+    if isinstance(alert, CorrelationAlert):
+        name = orjson.dumps(["correlation", rule, alert.window_start_us, list(alert.group.items())])
+    elif alert.event_id is not None:
+        name = orjson.dumps(["match", rule, alert.event_id])
+    else:
+        name = orjson.dumps(["match", rule, alert.time_us, alert.event], option=orjson.OPT_SORT_KEYS)
+    return str(uuid.uuid5(ALERT_NAMESPACE, name.decode()))
 
 # One row per alert (CSV, tables): a correlation alert's time is its window's start, a match's the event's.
 ALERT_COLUMNS = ("time", "level", "rule_title", "group", "metrics", "event_id", "rule_id")
