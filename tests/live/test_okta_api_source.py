@@ -5,6 +5,11 @@ waits are recorded instead of slept."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import orjson
 import pytest
@@ -304,3 +309,40 @@ def test_a_since_and_a_filter_are_sent_on_the_first_request():
         source.close()
     assert okta.requests[0].query["since"] == "2026-11-29T00:00:00Z"
     assert okta.requests[0].query["filter"] == 'eventType sw "user."'
+
+
+def test_the_fake_runs_as_a_process_with_http_controls(tmp_path):
+    events = _events(0, 3)
+    events_file = tmp_path / "events.json"
+    events_file.write_bytes(orjson.dumps(events))
+    script = Path(__file__).with_name("fake_okta.py")
+    server = subprocess.Popen(
+        [sys.executable, str(script), str(events_file), "--page-size", "2"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        clock = FakeClock(time.time())
+        source = OktaLogSource(url, AUTH, clock=clock, sleep=clock.sleep, jitter=lambda: 1.0)
+        source.open(None)
+        got = [orjson.loads(line) for line in source.poll(1.0).lines]
+        _post(f"{url}/_fake/fail", {"status": 500, "times": 1})
+        assert source.poll(1.0).notes[0].startswith("500 Internal Server Error")
+        _post(f"{url}/_fake/append", _events(3, 1))
+        rest, _ = _drain(source)
+        source.close()
+        with urllib.request.urlopen(f"{url}/_fake/requests") as answer:
+            statuses = [request["status"] for request in orjson.loads(answer.read())]
+    finally:
+        server.terminate()
+        assert server.wait(timeout=10) == 0
+    assert got + rest == _events(0, 4)
+    assert statuses == [200, 500, 200, 200]  # e0-e1, the failure, e2-e3, caught up
+
+
+def _post(url: str, payload: object) -> None:
+    request = urllib.request.Request(url, data=orjson.dumps(payload), method="POST")
+    with urllib.request.urlopen(request) as answer:
+        assert answer.status == 204
