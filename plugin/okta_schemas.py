@@ -14,7 +14,9 @@ nearest paths the schema does know.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -76,6 +78,64 @@ def list_of_objects(raw: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class StoredList:
+    """Where a target keeps a whole list of objects, for the backends that test any element themselves
+    (sigma-okta's KQL and ES|QL backends: docs/semantics.md, Members of lists of objects).
+
+    ``form`` says what ``field`` holds: ``dynamic`` (a KQL dynamic column, or a path inside one),
+    ``json_text`` (a string column holding the list's JSON) or ``flattened`` (an Elasticsearch
+    ``flattened`` field, whose keys hold the values of every element). ``keys`` renames element keys the
+    ingestion renamed (raw key -> stored key; an entry ending in ``.`` renames a prefix); ``dropped``
+    names element keys (or prefixes ending in ``.``) the ingestion removes, with the reason."""
+
+    field: str
+    form: str
+    keys: Mapping[str, str] = field(default_factory=dict)
+    dropped: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.form not in ("dynamic", "json_text", "flattened"):
+            raise ValueError(f"unknown form of a stored list: {self.form!r}")
+        for name in ("keys", "dropped"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    def stored_key(self, key: str) -> str | None:
+        """The key an element holds raw key ``key`` under, or None when the ingestion drops it."""
+        if key in self.keys:
+            return self.keys[key]
+        if any(key == path or (path.endswith(".") and key.startswith(path)) for path in self.dropped):
+            return None
+        for prefix, stored in self.keys.items():
+            if prefix.endswith(".") and key.startswith(prefix):
+                return stored + key[len(prefix) :]
+        return key
+
+    def dropped_reason(self, key: str) -> str:
+        return next(
+            reason
+            for path, reason in self.dropped.items()
+            if key == path or (path.endswith(".") and key.startswith(path))
+        )
+
+
+# Whether the conversion under way renders members of stored lists (set by the backends that do, around
+# each conversion); every other consumer of a schema (pySigma's own backends given an Okta pipeline, the
+# engine's `run -p`) keeps the schema's refusal of `target.*`, which they cannot honour.
+_LISTS_READABLE: ContextVar[bool] = ContextVar("okta_lists_readable", default=False)
+
+
+@contextmanager
+def reading_lists_of_objects() -> Iterator[None]:
+    """While active, :func:`map_field` maps a member of a list the schema stores (``OktaSchema.lists``)
+    to ``<stored list field>.<stored key>``; :func:`stored_member` splits such a name again."""
+    token = _LISTS_READABLE.set(True)
+    try:
+        yield
+    finally:
+        _LISTS_READABLE.reset(token)
+
+
+@dataclass(frozen=True)
 class OktaSchema:
     """How one SIEM stores Okta System Log events.
 
@@ -87,6 +147,8 @@ class OktaSchema:
     ``always_present``, when set, says the table's columns are not fixed (an HTTP Data Collector API
     table gains a column only once an event carried the field): only these columns exist in every
     workspace, queries read the others so that a missing one is null, not an error.
+    ``lists`` (raw list path -> :class:`StoredList`) says where the target keeps a list of objects whole,
+    for the backends that render any-element tests (:func:`reading_lists_of_objects`).
     """
 
     id: str
@@ -103,10 +165,11 @@ class OktaSchema:
     boolean_fields: frozenset[str] = frozenset()
     notes: Mapping[str, str] = field(default_factory=dict)
     always_present: frozenset[str] | None = None
+    lists: Mapping[str, StoredList] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Frozen all the way down: a schema is shared by every pipeline built from it.
-        for name in ("fields", "prefixes", "unavailable", "value_mappings", "notes"):
+        for name in ("fields", "prefixes", "unavailable", "value_mappings", "notes", "lists"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         for raw in (*self.value_mappings, *self.boolean_fields):
             if raw not in self.fields:
@@ -121,6 +184,9 @@ def map_field(schema: OktaSchema, raw: str) -> str:
     """The target field that stores raw System Log path ``raw``; raises :class:`UnmappedFieldError`."""
     if raw in schema.fields:
         return schema.fields[raw]
+    listed = list_of_objects(raw)
+    if listed is not None and listed in schema.lists and _LISTS_READABLE.get():
+        return _stored_member_field(schema, schema.lists[listed], raw, raw[len(listed) + 1 :])
     reason = _unavailable_reason(schema, raw)
     if reason is None:
         for prefix, target_prefix in schema.prefixes.items():
@@ -129,6 +195,28 @@ def map_field(schema: OktaSchema, raw: str) -> str:
         if schema.passthrough:
             return raw
     raise UnmappedFieldError(_unmapped_message(schema, raw, reason), field=raw, schema=schema.id)
+
+
+def _stored_member_field(schema: OktaSchema, stored: StoredList, raw: str, key: str) -> str:
+    stored_key = stored.stored_key(key)
+    if stored_key is None:
+        message = (
+            f"field '{raw}' is not available in schema '{schema.id}' ({schema.title}): "
+            f"{stored.dropped_reason(key)}"
+        )
+        raise UnmappedFieldError(message, field=raw, schema=schema.id)
+    return f"{stored.field}.{stored_key}"
+
+
+def stored_member(schema: OktaSchema | None, target_field: str) -> tuple[StoredList, tuple[str, ...]] | None:
+    """The stored list a mapped field is a member of and the keys inside one element
+    (``OriginalTarget.displayName`` -> the ``OriginalTarget`` list, ``("displayName",)``), or None."""
+    if schema is None:
+        return None
+    for stored in schema.lists.values():
+        if target_field.startswith(stored.field + ".") and len(target_field) > len(stored.field) + 1:
+            return stored, tuple(target_field[len(stored.field) + 1 :].split("."))
+    return None
 
 
 def _unavailable_reason(schema: OktaSchema, raw: str) -> str | None:
@@ -263,7 +351,41 @@ ELASTIC = OktaSchema(
     },
     value_mappings={"debugContext.debugData.behaviors": PositiveBehaviorNames()},
     boolean_fields=frozenset({"securityContext.isProxy"}),
+    # The two lists are `flattened` fields (fields.yml): each key holds the values of every element.
+    # default.yml renames json.target to okta.target and, per element, alternateId -> alternate_id and
+    # displayName -> display_name, keeping only two keys of detailEntry (script okta-target-modifications);
+    # request.ipChain becomes okta.request.ip_chain with geographicalContext (and its postalCode) renamed.
+    lists={
+        "target": StoredList(
+            "okta.target",
+            "flattened",
+            keys={
+                "alternateId": "alternate_id",
+                "displayName": "display_name",
+                "detailEntry.methodTypeUsed": "detailEntry.methodTypeUsed",
+                "detailEntry.methodUsedVerifiedProperties": "detailEntry.methodUsedVerifiedProperties",
+            },
+            dropped={
+                "detailEntry.": (
+                    "the ingest pipeline keeps only methodTypeUsed and methodUsedVerifiedProperties of a "
+                    "target's detailEntry"
+                )
+            },
+        ),
+        "request.ipChain": StoredList(
+            "okta.request.ip_chain",
+            "flattened",
+            keys={
+                "geographicalContext.postalCode": "geographical_context.postal_code",
+                "geographicalContext.": "geographical_context.",
+            },
+        ),
+    },
     notes={
+        "okta.target": (
+            "flattened: every key holds the values of all targets (sorted, without duplicates); ES|QL "
+            'reads a key with FIELD_EXTRACT(okta.target, "display_name") (Elasticsearch 9.5 preview, 9.6 GA)'
+        ),
         "okta.debug_context.debug_data.risk_behaviors": (
             "multi-valued keyword: the names of the behaviors whose value was POSITIVE, absent when none "
             "was. ES|QL comparisons on a multi-valued field return null (the row is dropped): test "
@@ -350,6 +472,10 @@ SENTINEL = OktaSchema(
         "request.": "request.ipChain is an array inside the dynamic column Request",
     },
     boolean_fields=frozenset({"securityContext.isProxy"}),
+    lists={
+        "target": StoredList("OriginalTarget", "dynamic"),
+        "request.ipChain": StoredList("Request.ipChain", "dynamic"),
+    },
     notes={
         "DebugData.": (
             "member of the dynamic column DebugData: render as DebugData.factor (or tostring(DebugData.factor)); "
@@ -441,6 +567,10 @@ SENTINEL_LEGACY = OktaSchema(
         ),
     },
     boolean_fields=frozenset({"securityContext.isProxy"}),
+    lists={
+        "target": StoredList("target_s", "json_text"),
+        "request.ipChain": StoredList("request_ipChain_s", "json_text"),
+    },
     notes={
         "TimeGenerated": "set from published by the connector (time-generated-field header)",
         "published_t": "datetime",

@@ -13,7 +13,9 @@ implements (``backends/engine/matcher.py``):
 - comparisons that KQL can answer with null (numbers, booleans, CIDR ranges) are made definite with
   ``coalesce(..., false)``, so that ``not`` over them is true where Sigma says so;
 - ``field: null`` and ``|exists`` test ``isempty()`` / ``isnotempty()``: KQL strings are never null;
-- a query starts with its table (``OktaV2_CL | where ...``), as the official Microsoft pipelines do.
+- a query starts with its table (``OktaV2_CL | where ...``), as the official Microsoft pipelines do;
+- a member of a list of objects (``target.displayName``) matches on any element, through ``mv-apply``
+  (:mod:`~sigma.backends.okta.targets.list_members`).
 
 :meth:`OktaKustoBackend.convert_aggregate` renders an `aggregate` correlation as one KQL query, stage by
 stage as planned by :func:`~sigma.backends.okta.targets.aggregate_plan.plan_aggregate`. ``docs/target-kusto.md``
@@ -55,10 +57,11 @@ from sigma.backends.okta.targets.aggregate_plan import (
     plan_aggregate,
 )
 from sigma.backends.okta.targets.base_values import plain_text, processing_pipeline
+from sigma.backends.okta.targets.list_members import KustoListMembers, KustoMembers
 from sigma.pipelines.okta.expression import Expression, Number
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
 from sigma.pipelines.okta.okta_pipelines import schema_of
-from sigma.pipelines.okta.okta_schemas import OktaSchema
+from sigma.pipelines.okta.okta_schemas import OktaSchema, reading_lists_of_objects
 
 TARGET = "kusto"
 SUPPORTED_SCHEMAS = ("okta_sentinel", "okta_sentinel_legacy")
@@ -340,7 +343,7 @@ class KustoDialect(ExpressionDialect):
 # --- the backend -------------------------------------------------------------------------------------
 
 
-class OktaKustoBackend(KustoBackend):
+class OktaKustoBackend(KustoListMembers, KustoBackend):
     """KQL for Microsoft Sentinel and Defender on the OktaV2_CL and Okta_CL tables."""
 
     name: ClassVar[str] = "sigma-okta KQL (Microsoft Sentinel / Defender)"
@@ -402,14 +405,18 @@ class OktaKustoBackend(KustoBackend):
         schema = self._schema()
         if schema is not None:  # a rule without an Okta schema converts as plain KQL
             self._require_supported_schema(f"rule '{rule.name or rule.title}'")
-        self._optional_columns_read = {}
-        return super().convert_rule(rule, output_format, callback)
+        self._optional_columns_read, self._members = {}, KustoMembers()
+        with reading_lists_of_objects():
+            return super().convert_rule(rule, output_format, callback)
 
     def finalize_query_default(self, rule: SigmaRule, query: str, index: int, state: ConversionState) -> str:
         table = state.processing_state.get("query_table")
         if not table:
             return query
-        return "\n".join([table, *self.optional_columns_stage(), f"| where {query}"])
+        members = self._members
+        return "\n".join(
+            [table, *self.optional_columns_stage(), *members.stages(), f"| where {query}", *members.dropped()]
+        )
 
     def optional_columns_stage(self) -> list[str]:
         """``| extend c = column_ifexists("c", null)`` for each column read that a workspace may lack, so
@@ -439,6 +446,8 @@ class OktaKustoBackend(KustoBackend):
                     "a collapsed row holds only the group-by and collapse fields",
                 )
             return ColumnRef(self._row_columns[field], "string")
+        if (element := self.member_element(field)) is not None:
+            return ColumnRef(element, "dynamic")
         if "." in field:
             return ColumnRef(kql_member_path(field), "dynamic")
         schema = self._schema()
@@ -568,11 +577,12 @@ class OktaKustoBackend(KustoBackend):
             with self.reading_rows({field: row_column(row) for field, row in plan.where_fields.items()}):
                 return detection_expression(self, where, TARGET)
 
-        self._optional_columns_read = {}
-        plan = plan_aggregate(
-            rule, self, TARGET, default_time_field="TimeGenerated", render_where=render_where
-        )
-        return _AggregateKql(self, plan).render()
+        self._optional_columns_read, self._members = {}, KustoMembers()
+        with reading_lists_of_objects():
+            plan = plan_aggregate(
+                rule, self, TARGET, default_time_field="TimeGenerated", render_where=render_where
+            )
+            return _AggregateKql(self, plan).render()
 
 
 def row_column(row: RowField) -> str:
@@ -606,7 +616,8 @@ class _AggregateKql:
         self.check_names()
         helpers = [HELPER_FUNCTIONS[name] for name in sorted(self.dialect.helpers_used)]
         optional = self.backend.optional_columns_stage()  # after the stages: they name the columns read
-        return "\n".join([*helpers, self.plan.source or "", *optional, *stages])
+        members = self.backend._members.stages()  # the any-element counts the rule conditions read
+        return "\n".join([*helpers, self.plan.source or "", *optional, *members, *stages])
 
     # -- 1. select the events of the referenced rules, one flag per rule ------------------------------
 
@@ -767,6 +778,7 @@ class _AggregateKql:
             "row_time",
             "row_event_ids",
             "bucket",
+            *self.backend._members.columns,
             *(row_column(row) for row in self.collapse_columns),
         }
         for name in self.plan.output_names:

@@ -88,17 +88,6 @@ RULE_NAMES = [rule.name for rule in (*_PACK.aggregates, *_PACK.standard_correlat
 #: rules of the pack a schema cannot hold, with the reason (docs/rule-pack.md lists them)
 REFUSED = {
     ("okta_suspicious_use_of_a_session_cookie", "okta_sentinel_legacy"): "'debugContext.debugData.dtHash'",
-    # members of the target list: a dynamic column (OktaV2_CL) or one JSON string (Okta_CL)
-    **{
-        (name, pipeline): f"'{field}' is not available"
-        for pipeline in ("okta_sentinel", "okta_sentinel_legacy")
-        for name, field in (
-            ("okta_multiple_failed_requests_to_access_applications", "target.type"),
-            ("okta_application_sign_on_challenged", "target.type"),
-            ("okta_application_single_sign_on", "target.type"),
-            ("okta_successful_single_factor_authentication", "target.displayName"),
-        )
-    },
 }
 
 

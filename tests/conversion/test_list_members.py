@@ -13,11 +13,16 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conversion.test_kusto_checked_by_microsoft import analyse
 from conversion.test_sql_base_rules import engine_matches, sql_matches
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
 from sql_engines import SQL_ENGINES
 
+from sigma.backends.okta.targets.catalog import make_backend, target_named
 from sigma.pipelines.okta.errors import RulePackError
 from sigma.pipelines.okta.loader import load_rules
 
@@ -145,3 +150,81 @@ def test_a_correlation_cannot_group_or_count_by_a_list_member(tmp_path):
         RulePackError, match=r"'target.displayName' is a member of the list of objects 'target'"
     ):
         load_rules([rule])
+
+
+# --- KQL: mv-apply over the stored list --------------------------------------------------------------
+
+
+def kql(detection: dict, pipeline: str = "okta_sentinel") -> str:
+    rule = {"title": "t", "logsource": {"product": "okta"}, "detection": detection}
+    return make_backend(target_named("kusto"), [pipeline]).convert(SigmaCollection.from_dicts([rule]))[0]
+
+
+def kql_of(pack, name: str, pipeline: str) -> str:
+    rule = next(rule for rule in pack.base_rules if rule.name == name)
+    return make_backend(target_named("kusto"), [pipeline]).convert_rule(SigmaRule.from_dict(rule.to_dict()))[
+        0
+    ]
+
+
+@pytest.mark.parametrize("pipeline", ["okta_sentinel", "okta_sentinel_legacy"])
+def test_kql_tests_any_element_and_microsofts_analyzer_accepts_it(pack, pipeline):
+    queries = [kql_of(pack, rule.name, pipeline) for rule in pack.base_rules]
+    # every list read as an array with elements, so that mv-apply keeps every row (an object is one element)
+    listed = "parse_json(target_s)" if pipeline == "okta_sentinel_legacy" else "OriginalTarget"
+    equals = kql_of(pack, "l_equals", pipeline)
+    assert f"iff(array_length({listed}) > 0, {listed}, pack_array({listed}))" in equals
+    assert 'okta_member_0 = countif(tostring(okta_element.displayName) =~ "Okta Verify")' in equals
+    assert "| where okta_member_0 > 0\n| project-away okta_member_0" in equals
+    if pipeline == "okta_sentinel_legacy":  # a Data Collector API column a workspace may lack
+        assert 'target_s = column_ifexists("target_s", "")' in equals
+    assert all(not diagnostics for diagnostics in analyse(queries)), queries
+
+
+def test_kql_reads_each_item_on_any_element_and_negation_on_none(pack):
+    assert "| where not(okta_member_0 > 0)" in kql_of(pack, "l_not_equals", "okta_sentinel")
+    for name in ("l_null", "l_not_exists"):  # no element has a value
+        query = kql_of(pack, name, "okta_sentinel")
+        assert "countif(isnotnull(okta_element.displayName))" in query and "okta_member_0 == 0" in query
+    assert "| where okta_member_0 > 0" in kql_of(pack, "l_exists", "okta_sentinel")
+    # two keys, and |all: each item on some element, counted apart
+    for name in ("l_two_keys", "l_all"):
+        assert "| where okta_member_0 > 0 and okta_member_1 > 0" in kql_of(pack, name, "okta_sentinel")
+    chain = kql_of(pack, "l_ip_chain", "okta_sentinel")
+    assert "iff(array_length(Request.ipChain) > 0, Request.ipChain, pack_array(Request.ipChain))" in chain
+    assert 'countif(tostring(okta_element.ip) startswith "10.")' in chain
+
+
+def test_kql_shares_a_count_between_equal_items_and_lists_each_value_apart():
+    query = kql(
+        {
+            "a": {"target.displayName": ["Okta Verify", "Salesforce"]},
+            "b": {"target.displayName": "Okta Verify", "request.ipChain.ip": "10.0.0.1"},
+            "condition": "a and b",
+        }
+    )
+    assert query.count("| mv-apply") == 2  # one per list
+    assert query.count("countif(") == 3  # Okta Verify once, Salesforce, the address
+    assert "in~" not in query  # a list of values is one item per value, not `member in~ (...)`
+
+
+def test_kql_refuses_a_member_in_a_field_reference():
+    with pytest.raises(SigmaError, match=r"'OriginalTarget.displayName', a member of the list of objects"):
+        kql({"sel": {"actor.displayName|fieldref": "target.displayName"}, "condition": "sel"})
+    with pytest.raises(SigmaError, match=r"\|fieldref on 'OriginalTarget.alternateId'"):
+        kql({"sel": {"target.alternateId|fieldref": "actor.alternateId"}, "condition": "sel"})
+
+
+def test_pysigmas_own_kusto_backend_still_refuses_members():
+    # the pipeline maps members only for sigma-okta's backend, which renders them
+    from sigma.backends.kusto import KustoBackend
+
+    from sigma.pipelines.okta.okta_pipelines import okta_sentinel_pipeline
+
+    rule = {
+        "title": "t",
+        "logsource": {"product": "okta"},
+        "detection": {"s": {"target.type": "User"}, "condition": "s"},
+    }
+    with pytest.raises(SigmaError, match=r"'target.type' is not available in schema 'okta_sentinel'"):
+        KustoBackend(okta_sentinel_pipeline()).convert(SigmaCollection.from_dicts([rule]))
