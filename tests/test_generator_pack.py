@@ -171,6 +171,7 @@ def test_families_select_scenarios_and_only_push_keeps_the_push_family():
         "cities",
         "changes",
         "threats",
+        "apps",
     }
     spray = GeneratorConfig(families=("spray",)).labels
     assert spray == tuple(s.label for s in SCENARIOS if s.family == "spray") and len(spray) == 3

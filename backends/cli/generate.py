@@ -16,7 +16,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="write a realistic Okta System Log dataset with labelled attack and benign sessions",
         description="Write seeded, realistic Okta System Log events (NDJSON, or .gz by suffix): background "
         "traffic plus labelled sessions for every rule of the bundled pack (push fatigue, MFA bursts, password "
-        "spray, lockouts, session-cookie reuse, logins from several cities, admin changes, threats), each "
+        "spray, lockouts, session-cookie reuse, logins from several cities, admin changes, threats, challenged app requests, "
+        "single-factor sign-ins), each "
         "with near misses, and a ground-truth file naming the alerts every rule must give.",
     )
     generate.add_argument(
@@ -45,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="append",
         metavar="FAMILY",
         help="only scenarios of this family (repeatable): push (the push-mismatch rule), mfa_burst, spray, "
-        "lockout, session_cookie, cities, changes, threats (the rest of the pack)",
+        "lockout, session_cookie, cities, changes, threats, apps (the rest of the pack)",
     )
     generate.add_argument(
         "--sessions", type=_count, metavar="N", help="sessions of each scenario (default: 3; unsized runs)"

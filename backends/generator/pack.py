@@ -22,8 +22,8 @@ FASTPASS_PHISHING_REASON = "FastPass declined phishing attempt"
 @dataclass(frozen=True)
 class PackRule:
     """One rule of the pack. ``kind``: ``match`` (every matching event alerts), ``event_count`` or
-    ``value_count`` (a standard correlation), ``session_cookie`` or ``mfa_hunt`` (their aggregates) or
-    ``push_mismatch``."""
+    ``value_count`` (a standard correlation), ``session_cookie``, ``mfa_hunt``, ``failed_apps`` or
+    ``single_factor`` (their aggregates) or ``push_mismatch``."""
 
     name: str
     rule_id: str
@@ -50,6 +50,8 @@ IDP_LIFECYCLE = "okta_idp_lifecycle_modifications"
 MFA_DISABLED = "okta_multi_factor_authentication_disabled"
 LOCKOUTS = "okta_multiple_accounts_locked_out"
 MFA_HUNT = "okta_mfa_exhaustion_hunt"
+FAILED_APPS = "okta_multiple_failed_requests_to_access_applications"
+SINGLE_FACTOR = "okta_successful_single_factor_authentication"
 MFA_BURST = "okta_multiple_failed_mfa_requests_for_user"
 SPRAY = "okta_multiple_users_failing_to_authenticate_from_ip"
 API_TOKEN = "okta_new_api_token_created"
@@ -86,6 +88,22 @@ PACK_RULES: tuple[PackRule, ...] = (
         "mfa_hunt",
         ("actor.alternateId",),
         DAY,
+    ),
+    PackRule(
+        FAILED_APPS,
+        "1c21fed1-7000-4a2e-9105-5aaafa437247",
+        "Okta Multiple Failed Requests to Access Applications",
+        "failed_apps",
+        ("authenticationContext.externalSessionId", "actor.alternateId", "client.ipAddress"),
+        HOUR,
+    ),
+    PackRule(
+        SINGLE_FACTOR,
+        "98f6ad4f-4325-4096-9d69-45dc8e638e82",
+        "Okta Successful Single Factor Authentication",
+        "single_factor",
+        ("client.ipAddress", "actor.alternateId"),
+        HOUR,
     ),
     PackRule(
         MFA_BURST,
@@ -154,66 +172,116 @@ PACK_RULES_BY_NAME = {rule.name: rule for rule in PACK_RULES}
 class Feed(NamedTuple):
     """One rule input a step is: the rule, the step's group-by values, and what the rule counts of it
     (a value_count's value; the session-cookie rule's address, OS and browser; the hunt's ``push``,
-    ``SUCCESS`` or ``FAILURE``; nothing otherwise)."""
+    ``SUCCESS`` or ``FAILURE``; the application rule's ``challenge`` or ``sso``; whether a verification
+    involved Okta Verify; nothing otherwise)."""
 
     rule: str
     group: tuple
     value: Any = None
 
 
-def step_feeds(event_type: str, actor: dict, client: Any, outcome: dict, debug: dict) -> tuple[Feed, ...]:
-    """The rule inputs one step is, from how it was built (its kind, outcome, factor, client)."""
+class StepFacts(NamedTuple):
+    """What a step was built with that the rules read."""
+
+    user: str
+    actor_type: str | None
+    client: Any  # population.Client
+    outcome: dict
+    debug: dict
+    session_id: str | None  # authenticationContext.externalSessionId
+    targets: tuple[dict, ...]
+
+    def has_target(self, key: str, value: str) -> bool:
+        """Any element of the target list has ``key`` equal to ``value`` (ignoring case), as the rules'
+        tests of list members read it (docs/semantics.md)."""
+        wanted = value.lower()
+        return any(isinstance(t.get(key), str) and t[key].lower() == wanted for t in self.targets)
+
+
+def step_feeds(
+    event_type: str,
+    actor: dict,
+    client: Any,
+    outcome: dict,
+    debug: dict,
+    auth: dict | None = None,
+    target: list | None = None,
+) -> tuple[Feed, ...]:
+    """The rule inputs one step is, from how it was built (its kind, outcome, factor, client, targets)."""
     builder = _FEEDS.get(event_type)
-    return () if builder is None else builder(actor["alternateId"], client, outcome, debug)
+    if builder is None:
+        return ()
+    session_id = None if auth is None else auth.get("externalSessionId")
+    facts = StepFacts(
+        actor["alternateId"], actor.get("type"), client, outcome, debug, session_id, tuple(target or ())
+    )
+    return builder(facts)
 
 
-def _push(user: str, client: Any, outcome: dict, debug: dict) -> tuple[Feed, ...]:
-    return (Feed(MFA_HUNT, (user,), "push"),)  # the hunt counts every push sent, whatever its outcome
+def _push(s: StepFacts) -> tuple[Feed, ...]:
+    return (Feed(MFA_HUNT, (s.user,), "push"),)  # the hunt counts every push sent, whatever its outcome
 
 
-def _mfa(user: str, client: Any, outcome: dict, debug: dict) -> tuple[Feed, ...]:
-    factor = debug.get("factor")
-    answer = ()  # the hunt: a push approved or denied
-    if (
-        isinstance(factor, str)
-        and factor.upper() == RESPONSE_FACTOR
-        and outcome["result"] in ("SUCCESS", "FAILURE")
-    ):
-        answer = (Feed(MFA_HUNT, (user,), outcome["result"]),)
-    if outcome["result"] != "FAILURE":
-        return answer
-    feeds = [*answer, Feed(AUTH_FAILED_MFA, (user,))]
+def _verified(s: StepFacts) -> tuple[Feed, ...]:
+    """The single-factor rule's base rule: a person passed a verification (any factor)."""
+    if s.outcome["result"] != "SUCCESS" or (s.actor_type or "").lower() != "user" or s.client.ip is None:
+        return ()
+    return (Feed(SINGLE_FACTOR, (s.client.ip, s.user), s.has_target("displayName", "Okta Verify")),)
+
+
+def _mfa(s: StepFacts) -> tuple[Feed, ...]:
+    factor, result = s.debug.get("factor"), s.outcome["result"]
+    feeds = list(_verified(s))
+    if isinstance(factor, str) and factor.upper() == RESPONSE_FACTOR and result in ("SUCCESS", "FAILURE"):
+        feeds.append(Feed(MFA_HUNT, (s.user,), result))  # the hunt: a push approved or denied
+    if result != "FAILURE":
+        return tuple(feeds)
+    feeds.append(Feed(AUTH_FAILED_MFA, (s.user,)))
     # the base rule of the burst: a factor is there and it is not the password
     if factor is not None and factor.upper() != "PASSWORD_AS_FACTOR":
-        feeds.append(Feed(MFA_BURST, (user,)))
-    if outcome["reason"] == FASTPASS_PHISHING_REASON:
-        feeds.append(Feed(FASTPASS, (user,)))
+        feeds.append(Feed(MFA_BURST, (s.user,)))
+    if s.outcome["reason"] == FASTPASS_PHISHING_REASON:
+        feeds.append(Feed(FASTPASS, (s.user,)))
     return tuple(feeds)
 
 
-def _session_start(user: str, client: Any, outcome: dict, debug: dict) -> tuple[Feed, ...]:
-    city = Feed(CITIES, (user,), client.client["geographicalContext"]["city"])
-    if outcome["result"] == "FAILURE":
-        return city, Feed(SPRAY, (client.ip,), user)
+def _session_start(s: StepFacts) -> tuple[Feed, ...]:
+    city = Feed(CITIES, (s.user,), s.client.client["geographicalContext"]["city"])
+    if s.outcome["result"] == "FAILURE":
+        return city, Feed(SPRAY, (s.client.ip,), s.user)
     return (city,)
 
 
-def _policy(user: str, client: Any, outcome: dict, debug: dict) -> tuple[Feed, ...]:
-    if outcome["result"] not in ("ALLOW", "SUCCESS") or debug.get("dtHash") is None:
+def _app_request(s: StepFacts, result: str, value: str) -> tuple[Feed, ...]:
+    """The application rule's inputs: a request for an application (a target of type AppInstance)
+    that the policy challenged, or a single sign-on, in a session of a user from an address."""
+    if s.outcome["result"] != result or not s.has_target("type", "AppInstance") or s.session_id is None:
         return ()
-    agent = client.client["userAgent"]
-    return (Feed(SESSION_COOKIE, (debug["dtHash"], user), (client.ip, agent["os"], agent["browser"])),)
+    return (Feed(FAILED_APPS, (s.session_id, s.user, s.client.ip), value),)
 
 
-def _lock(user: str, client: Any, outcome: dict, debug: dict) -> tuple[Feed, ...]:
-    return (Feed(LOCKOUTS, (client.ip, outcome["result"])),)
+def _policy(s: StepFacts) -> tuple[Feed, ...]:
+    feeds = _app_request(s, "CHALLENGE", "challenge")
+    if s.outcome["result"] not in ("ALLOW", "SUCCESS") or s.debug.get("dtHash") is None:
+        return feeds
+    agent = s.client.client["userAgent"]
+    cookie = (s.debug["dtHash"], s.user)
+    return (*feeds, Feed(SESSION_COOKIE, cookie, (s.client.ip, agent["os"], agent["browser"])))
+
+
+def _sso(s: StepFacts) -> tuple[Feed, ...]:
+    return _app_request(s, "SUCCESS", "sso")
+
+
+def _lock(s: StepFacts) -> tuple[Feed, ...]:
+    return (Feed(LOCKOUTS, (s.client.ip, s.outcome["result"])),)
 
 
 def _single(rule: str, on_failure_only: bool = False):
-    def feeds(user: str, client: Any, outcome: dict, debug: dict) -> tuple[Feed, ...]:
-        if on_failure_only and outcome["result"] != "FAILURE":
+    def feeds(s: StepFacts) -> tuple[Feed, ...]:
+        if on_failure_only and s.outcome["result"] != "FAILURE":
             return ()
-        return (Feed(rule, (client.ip if rule == THREAT_INSIGHT else user,)),)
+        return (Feed(rule, (s.client.ip if rule == THREAT_INSIGHT else s.user,)),)
 
     return feeds
 
@@ -221,6 +289,8 @@ def _single(rule: str, on_failure_only: bool = False):
 _FEEDS = {
     PUSH_EVENT_TYPE: _push,
     RESPONSE_EVENT_TYPE: _mfa,
+    "user.authentication.verify": _verified,
+    "user.authentication.sso": _sso,
     "user.session.start": _session_start,
     "policy.evaluate_sign_on": _policy,
     "user.account.lock": _lock,

@@ -46,8 +46,8 @@ class PackTruth:
                 self._windows[key] = self._windows.get(key, 0) + 1
             elif rule.kind == "value_count":
                 self._windows.setdefault(key, set()).add(feed.value)
-            elif rule.kind == "mfa_hunt":
-                counts = self._windows.setdefault(key, {"push": 0, "SUCCESS": 0, "FAILURE": 0})
+            elif rule.kind in _COUNTED_KINDS:  # a count per kind of input
+                counts = self._windows.setdefault(key, dict.fromkeys(_COUNTED_KINDS[rule.kind], 0))
                 counts[feed.value] += 1
             else:  # session_cookie: distinct address, OS and browser
                 sets = self._windows.setdefault(key, (set(), set(), set()))
@@ -73,6 +73,14 @@ class PackTruth:
             elif rule.kind == "mfa_hunt":
                 metrics = _hunt_metrics(state["push"], state["SUCCESS"], state["FAILURE"])
                 fires = state["push"] > 1
+            elif rule.kind == "failed_apps":
+                challenges, successes = state["challenge"], state["sso"]
+                metrics = {"total_challenges": challenges, "total_successes": successes}
+                # round(successes / challenges, 2) < 0.5, exactly: below 0.495, which rounds up to 0.5
+                fires = challenges > 2 and 200 * successes < 99 * challenges
+            elif rule.kind == "single_factor":
+                metrics = {"verifications": state[False] + state[True], "okta_verify": state[True]}
+                fires = state[True] == 0
             else:
                 ips, oses, browsers = map(len, state)
                 metrics = {"dc_src_ip": ips, "dc_user_agent_os": oses, "dc_user_agent_browser": browsers}
@@ -141,6 +149,14 @@ class PackTruth:
                 }
             )
         return found
+
+
+#: per kind of aggregate counted by input: the values its feeds carry
+_COUNTED_KINDS = {
+    "mfa_hunt": ("push", "SUCCESS", "FAILURE"),
+    "failed_apps": ("challenge", "sso"),
+    "single_factor": (False, True),  # a verification that involved Okta Verify, or not
+}
 
 
 def _sort_key(item: tuple[tuple[str, int, tuple], Any]) -> tuple:

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .app_scenarios import APP_SCENARIOS
 from .context import _ScenarioContext
 from .design import Scenario, _Design
 from .events import KNOWN_SIGNAL, Signal, _Step
@@ -240,7 +241,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         build=_build_other_factor,
     ),
 )
-SCENARIOS += PACK_SCENARIOS
+SCENARIOS += PACK_SCENARIOS + APP_SCENARIOS
 SCENARIOS_BY_LABEL = {s.label: s for s in SCENARIOS}
 FAMILIES = tuple(dict.fromkeys(s.family for s in SCENARIOS))
 LABELS = tuple(s.label for s in SCENARIOS)

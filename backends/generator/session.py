@@ -84,7 +84,7 @@ class _Session:
                 debug,
                 target,
                 not self.classic,
-                step_feeds(kind.event_type, actor, client, outcome, debug),
+                step_feeds(kind.event_type, actor, client, outcome, debug, self.auth[auth], target),
             )
         )
 
