@@ -279,11 +279,11 @@ def _source(arguments: argparse.Namespace):
                 poll_interval=arguments.okta_poll_interval,
             )
         if arguments.follow == "-":
-            from ..live.follow import StdinSource
+            from ..live.stdin_source import StdinSource
 
-            return StdinSource()
+            return StdinSource(max_line_bytes=arguments.max_line_bytes)
         from ..live.follow import FollowedFile
 
-        return FollowedFile(arguments.follow)
+        return FollowedFile(arguments.follow, max_line_bytes=arguments.max_line_bytes)
     except LiveSourceError as error:
         raise CliError(str(error), EXIT_NO_INPUT) from error

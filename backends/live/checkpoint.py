@@ -226,8 +226,10 @@ def _canonical(value: Any, seen: set[int]) -> Any:
         return "<cycle>"
     seen = seen | {id(value)}
     if isinstance(value, SigmaRule):
-        data = value.to_dict()
-        return _canonical({key: item for key, item in data.items() if key not in _SKIPPED_FIELDS}, seen)
+        data = {key: item for key, item in value.to_dict().items() if key not in _SKIPPED_FIELDS}
+        if isinstance(data.get("logsource"), dict):  # pySigma puts the file and line there
+            data["logsource"] = {key: item for key, item in data["logsource"].items() if key != "source"}
+        return _canonical(data, seen)
     if is_dataclass(value):
         return {
             "class": type(value).__name__,
