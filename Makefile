@@ -48,7 +48,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml $(FILELIST) | $(BIN)/python
+# The native kernel's C sources too: pip builds it (in place; the editable install links it).
+NATIVE_SOURCES := backends/engine/projection_kernel.c
+$(VENV)/.installed: pyproject.toml $(FILELIST) $(NATIVE_SOURCES) | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]' --config-settings editable_mode=strict
 	@touch $@
 
