@@ -74,18 +74,30 @@ def authorization_from_environment(
     token_env: str = DEFAULT_TOKEN_ENV,
     access_token_env: str = DEFAULT_ACCESS_TOKEN_ENV,
     environ: dict[str, str] | None = None,
-) -> StaticAuthorization:
-    """The header from an SSWS API token in ``$token_env``, else an OAuth 2.0 access token in
-    ``$access_token_env`` (sent as ``Bearer``). Raises LiveSourceError naming both when neither is set."""
+) -> Callable[[], str]:
+    """The first credential the environment holds, in this order: an SSWS API token in ``$token_env``;
+    an OAuth 2.0 access token in ``$access_token_env`` (sent as ``Bearer``, never renewed); an OAuth app
+    in ``$OKTA_CLIENT_ID`` with its private key in ``$OKTA_PRIVATE_KEY_FILE`` (tokens obtained and
+    renewed by the client-credentials flow, :mod:`.okta_oauth`). Raises LiveSourceError naming them
+    when none is set."""
     environ = os.environ if environ is None else environ
     if token := environ.get(token_env, "").strip():
         return StaticAuthorization(f"SSWS {token}", f"the API token in ${token_env}")
     if token := environ.get(access_token_env, "").strip():
         return StaticAuthorization(f"Bearer {token}", f"the access token in ${access_token_env}")
+    from sigma.backends.okta.live.okta_oauth import (
+        DEFAULT_CLIENT_ID_ENV,
+        DEFAULT_PRIVATE_KEY_ENV,
+        oauth_from_environment,
+    )
+
+    if (app := oauth_from_environment(environ)) is not None:
+        return app
     raise LiveSourceError(
         f"no Okta credentials: set ${token_env} to an API token (Security > API > Tokens, created by an "
-        f"admin who can read the System Log) or ${access_token_env} to an OAuth 2.0 access token with "
-        "the scope okta.logs.read"
+        f"admin who can read the System Log), ${access_token_env} to an OAuth 2.0 access token with "
+        f"the scope okta.logs.read, or ${DEFAULT_CLIENT_ID_ENV} and ${DEFAULT_PRIVATE_KEY_ENV} to an "
+        "OAuth API Services app granted okta.logs.read and its private key (README)"
     )
 
 
@@ -127,6 +139,9 @@ class OktaLogSource:
         self.name = f"{SOURCE_KIND}:{self.org_url}"
         self._origin = urllib.parse.urlsplit(self.org_url)
         self._authorization = authorization
+        if getattr(authorization, "token_url", "") is None:  # an OAuth app: the org's token endpoint
+            authorization.token_url = f"{self.org_url}/oauth2/v1/token"  # type: ignore[attr-defined]
+        self._reauthorized = False  # a refused access token was renewed once already
         self._since = since
         self._start_span = start_span
         self._limit = max(1, min(limit, DEFAULT_LIMIT))
@@ -205,6 +220,11 @@ class OktaLogSource:
             return self._batch([], 0, f"429 Too Many Requests: waiting {wait:.0f}s for the reset")
         if response.status >= 500:
             return self._retry_later(f"{response.status} {_summary(response.body)}")
+        if response.status == 401 and hasattr(self._authorization, "invalidate") and not self._reauthorized:
+            self._authorization.invalidate()  # revoked or expired early: one new token, at once
+            self._reauthorized = True
+            self._not_before = now
+            return self._batch([], 0, "401 for the access token: getting a new one")
         if response.status != 200:
             raise LiveSourceError(self._refusal(response))
         try:
@@ -223,6 +243,7 @@ class OktaLogSource:
             next_url = self._next_url  # nothing handed over: asking again repeats nothing
         self._next_url = self._same_origin(next_url)
         self._failures = self._bad_pages = 0
+        self._reauthorized = False
         self._not_before = now if events else now + self._poll_interval
         self._respect_rate_limit(response.headers, now)
         return self._batch([orjson.dumps(event) for event in events], len(response.body))

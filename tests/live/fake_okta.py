@@ -13,7 +13,12 @@ It behaves as Okta documents, as far as a reader of the log can tell:
 - ``X-Rate-Limit-Limit``, ``-Remaining`` and ``-Reset`` (epoch seconds) on every answer, from a fixed
   window of ``rate_limit`` requests per ``rate_window`` seconds (a request beyond it gets a 429);
 - 401 ``E0000011`` for an unknown token, 403 ``E0000006`` for a token in ``forbidden``, 400
-  ``E0000001`` for a bad parameter or cursor, and the failures a test asks for with :meth:`fail_next`.
+  ``E0000001`` for a bad parameter or cursor, and the failures a test asks for with :meth:`fail_next`;
+- an org authorization server (``POST /oauth2/v1/token``) for the apps in ``oauth_clients`` (client id
+  to PEM public key): the client-credentials grant with a private-key JWT, verified as Okta does
+  (signature, ``aud`` = the token URL, ``iss`` = ``sub`` = the client id, times, scope
+  ``okta.logs.read``), issuing ``Bearer`` tokens that expire after ``token_lifetime`` (:meth:`revoke`
+  ends one early). It needs PyJWT[crypto]; the rest of the server only the standard library.
 
 In a test::
 
@@ -32,7 +37,8 @@ a JSON array or NDJSON. The same controls as the API are HTTP endpoints, unauthe
 ``POST /_fake/append`` (a JSON array of events), ``POST /_fake/fail`` (``{"status": 500, "times": 1}``),
 ``GET /_fake/requests`` (the request log as JSON).
 
-Only the standard library is used, so the script runs with any Python 3.11.
+Only the standard library is used (PyJWT for the token endpoint), so the script runs with any
+Python 3.11.
 """
 
 from __future__ import annotations
@@ -101,8 +107,16 @@ class FakeOkta:
         clock: Callable[[], float] = time.time,
         host: str = "127.0.0.1",
         port: int = 0,
+        oauth_clients: dict[str, bytes] | None = None,
+        token_lifetime: float = 3600.0,
+        require_dpop: bool = False,
     ) -> None:
         self.page_size = page_size
+        self.oauth_clients = dict(oauth_clients or {})  # client id -> PEM public key
+        self.token_lifetime = token_lifetime
+        self.require_dpop = require_dpop
+        self.assertions: list[dict[str, Any]] = []  # verified client-assertion claims, with their kid
+        self._access_tokens: dict[str, float] = {}  # issued access token -> expiry
         self.tokens = set(tokens)
         self.forbidden = set(forbidden)
         self.rate_limit = rate_limit
@@ -220,6 +234,52 @@ class FakeOkta:
             self._failures.pop(0)
         return failure
 
+    def revoke(self, token: str) -> None:
+        """An issued access token stops working (the API answers 401 for it)."""
+        with self._lock:
+            self._access_tokens[token] = float("-inf")
+
+    def answer_token(self, form: dict[str, str]) -> tuple[int, bytes]:
+        """``POST /oauth2/v1/token``: client credentials with a private-key JWT, as Okta checks them."""
+        import jwt  # PyJWT[crypto], the oauth extra: only the OAuth tests need it
+
+        def refusal(status: int, error: str, description: str) -> tuple[int, bytes]:
+            return status, json.dumps({"error": error, "error_description": description}).encode()
+
+        if self.require_dpop:
+            return refusal(400, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
+        if form.get("grant_type") != "client_credentials":
+            return refusal(400, "unsupported_grant_type", "The grant type is not supported.")
+        if form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+            return refusal(401, "invalid_client", "No client credentials found.")
+        assertion = form.get("client_assertion", "")
+        try:
+            client_id = jwt.decode(assertion, options={"verify_signature": False})["iss"]
+            claims = jwt.decode(
+                assertion,
+                self.oauth_clients[client_id],
+                algorithms=["RS256", "ES256", "ES384", "ES512"],
+                audience=f"{self.url}/oauth2/v1/token",
+                issuer=client_id,
+                # times are checked below against this server's clock (PyJWT's is the real one)
+                options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"], "verify_exp": False},
+            )
+        except (jwt.PyJWTError, KeyError):
+            return refusal(401, "invalid_client", "The client_assertion signature is invalid.")
+        if not claims["iat"] - 60 <= self.clock() < claims["exp"]:
+            return refusal(401, "invalid_client", "The client_assertion token is expired.")
+        if claims["sub"] != client_id:
+            return refusal(401, "invalid_client", "The client_assertion sub must be the client id.")
+        if "okta.logs.read" not in form.get("scope", "").split():
+            return refusal(400, "invalid_scope", "The requested scope is invalid.")
+        with self._lock:
+            token = f"at-{len(self._access_tokens) + 1}"
+            self._access_tokens[token] = self.clock() + self.token_lifetime
+            kid = jwt.get_unverified_header(assertion).get("kid")
+            self.assertions.append({**claims, "kid": kid})
+        body = {"token_type": "Bearer", "expires_in": int(self.token_lifetime), "access_token": token}
+        return 200, json.dumps(body | {"scope": "okta.logs.read"}).encode()
+
     @staticmethod
     def _token(authorization: str | None) -> str | None:
         scheme, _, token = (authorization or "").partition(" ")
@@ -227,6 +287,8 @@ class FakeOkta:
 
     def _authorized(self, authorization: str | None) -> bool:
         token = self._token(authorization)
+        if token in self._access_tokens:  # issued by the token endpoint: valid until it expires
+            return authorization.startswith("Bearer ") and self.clock() < self._access_tokens[token]
         return token is not None and (token in self.tokens or token in self.forbidden)
 
     def _page(self, query: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
@@ -293,7 +355,13 @@ def _handler_for(okta: FakeOkta) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            payload = json.loads(self.rfile.read(length) or b"null")
+            raw = self.rfile.read(length)
+            if self.path == "/oauth2/v1/token":
+                status, body = okta.answer_token(dict(urllib.parse.parse_qsl(raw.decode())))
+                okta.record(RecordedRequest("POST", self.path, {}, None, status, 0))
+                self._send(status, {}, body)
+                return
+            payload = json.loads(raw or b"null")
             if self.path == "/_fake/append" and isinstance(payload, list):
                 okta.append(payload)
             elif self.path == "/_fake/fail" and isinstance(payload, dict):
