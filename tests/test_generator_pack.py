@@ -15,9 +15,10 @@ import pytest
 from okta_builders import run_engine
 
 from sigma.backends.okta.generator import GeneratorConfig, generate_events, write_dataset
-from sigma.backends.okta.generator.pack import MINUTES_5, PACK_RULES
+from sigma.backends.okta.generator.pack import MINUTES_5, PACK_RULES, RISK_THRESHOLD, USER_RISK_TECHNIQUES
 from sigma.backends.okta.generator.scenarios import FAMILIES, SCENARIOS
 from sigma.pipelines.okta.loader import bundled_rules_path, load_rules
+from sigma.pipelines.okta.risk_stream import techniques
 
 FEEDERS = ("okta_verify_push_sent", "okta_verify_push_response")  # files of base rules of their own
 
@@ -34,6 +35,13 @@ def key(alert: dict) -> tuple:
         window = datetime.fromisoformat(alert["window"]["start"]).strftime("%Y-%m-%dT%H:%M:%SZ")
         return alert["rule_id"], window, tuple(str(v) for v in alert["group"].values())
     return alert["rule_id"], alert["time"][:23] + "Z", str(alert["risk"]["objects"][0])
+
+
+def first_stage(truth: dict) -> dict:
+    """The truth without the risk rule, which runs over the others' alerts (a second stage that
+    ``Engine`` alone does not run: test_the_two_stage_run_gives_the_truth_of_the_risk_rule_too)."""
+    rules = {rule_id: entry for rule_id, entry in truth["rules"].items() if entry["kind"] != "risk_threshold"}
+    return {**truth, "rules": rules}
 
 
 def expected(truth: dict) -> Counter:
@@ -92,13 +100,20 @@ def test_the_generators_rules_are_the_rule_files(pack):
             assert (operator, condition.count) == model.threshold
             assert rule.type.name.lower() == model.kind
             assert getattr(condition, "fieldref", None) == model.value_field
+    # the risk rule's truth adds up the techniques of the rules whose risk object is a user
+    user_risk = {}
+    for rule in by_id.values():
+        risk = getattr(rule, "custom_attributes", {}).get("risk") or getattr(rule, "risk", None)
+        if risk and risk["object_type"] == "user" and rule.name != RISK_THRESHOLD:
+            user_risk[rule.name] = tuple(techniques(rule.tags))
+    assert user_risk == USER_RISK_TECHNIQUES
 
 
 @pytest.mark.parametrize("seed", [3, 8])
 def test_the_engine_gives_exactly_the_truth_of_every_rule(tmp_path, pack, seed):
     config = GeneratorConfig(seed=seed, sessions_per_label=2, escape_share=0.2)
     write_dataset(config, tmp_path / "events.jsonl", tmp_path / "truth.json")
-    truth = json.loads((tmp_path / "truth.json").read_text())
+    truth = first_stage(json.loads((tmp_path / "truth.json").read_text()))
     assert all(intent["held"] for intent in truth["intents"]), [i for i in truth["intents"] if not i["held"]]
     alerts, _ = run_engine(tmp_path, pack=pack, paths=[str(tmp_path / "events.jsonl")])
     assert_same(truth, alerts)
@@ -111,12 +126,28 @@ def test_duckdb_gives_exactly_the_truth_of_every_rule_on_a_small_stream(tmp_path
 
     config = GeneratorConfig(seed=5, duration="4h", sessions_per_label=1, background_events=800)
     write_dataset(config, tmp_path / "events.jsonl", tmp_path / "truth.json")
-    truth = json.loads((tmp_path / "truth.json").read_text())
+    truth = first_stage(json.loads((tmp_path / "truth.json").read_text()))
     alerts: list[dict] = []
     run_pack("duckdb", pack, [str(tmp_path / "events.jsonl")], lambda alert: alerts.append(alert.to_dict()))
     assert_same(truth, alerts)
     engine, _ = run_engine(tmp_path, pack=pack, paths=[str(tmp_path / "events.jsonl")])
     assert sorted(map(key, engine)) == sorted(map(key, alerts))
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_the_two_stage_run_gives_the_truth_of_the_risk_rule_too(tmp_path, engine):
+    from sigma.backends.okta.cli import main
+
+    config = GeneratorConfig(seed=4, duration="6h", sessions_per_label=1, background_events=1500)
+    write_dataset(config, tmp_path / "events.jsonl", tmp_path / "truth.json")
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    risk = next(entry for entry in truth["rules"].values() if entry["kind"] == "risk_threshold")
+    assert risk["alerts"], "users with more than five techniques a day, or the test proves nothing"
+    run = ["run", "--events", str(tmp_path / "events.jsonl"), "--truth", str(tmp_path / "truth.json")]
+    assert main([*run, "--engine", engine, "-o", str(tmp_path / "alerts.jsonl"), "-q"]) == 0
+    risk["alerts"].pop()  # one alert fewer than the run gives: the comparison must see it
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    assert main([*run, "--engine", engine, "-o", str(tmp_path / "again.jsonl"), "-q"]) != 0
 
 
 def test_near_misses_stay_under_and_split_scenarios_straddle_a_boundary():

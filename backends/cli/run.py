@@ -189,7 +189,7 @@ def _run(arguments: argparse.Namespace) -> int:
         id_field=id_field,
         geoip=geoip,
     )
-    truth = _GroundTruth(arguments.truth, pack) if arguments.truth else None
+    truth = _GroundTruth(arguments.truth, [pack, risk_rules]) if arguments.truth else None
     tally = _AlertTally()
     progress = _progress_bar(arguments, sources)
     with open_output(arguments.output) as stream:
@@ -379,7 +379,7 @@ class _GroundTruth:
     evaluate are left out (and named); alerts of rules the truth does not know are not compared. A truth
     file without ``rules`` (written before the whole pack had ground truth) holds the push rule only."""
 
-    def __init__(self, path: str, pack):
+    def __init__(self, path: str, stages: list):
         import json
 
         try:
@@ -396,7 +396,13 @@ class _GroundTruth:
             self.object_fields = {rule_id: entry.get("object_field") for rule_id, entry in rules.items()}
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise CliError(f"cannot read the ground truth {path}: {error}", EXIT_NO_INPUT) from error
-        run = {str(rule.id) for rule in [*pack.collection.rules, *pack.aggregates] if rule.id is not None}
+        run = {
+            str(rule.id)
+            for pack in stages
+            if pack is not None
+            for rule in [*pack.collection.rules, *pack.aggregates]
+            if rule.id is not None
+        }
         self.not_run = sorted(self.titles[rule_id] for rule_id in self.expected if rule_id not in run)
         self.expected = {rule_id: keys for rule_id, keys in self.expected.items() if rule_id in run}
         self.found: dict[str, Counter] = {rule_id: Counter() for rule_id in self.expected}

@@ -63,6 +63,7 @@ THREAT_INSIGHT = "okta_threatinsight_threat_detected"
 UNAUTHORIZED_APP = "okta_unauthorized_access_to_application"
 CITIES = "okta_user_logins_from_multiple_cities"
 PUSH_MISMATCH = "okta_verify_push_source_response_mismatch"
+RISK_THRESHOLD = "okta_risk_threshold_exceeded"
 
 PACK_RULES: tuple[PackRule, ...] = (
     _match(
@@ -165,8 +166,39 @@ PACK_RULES: tuple[PackRule, ...] = (
         ("authenticationContext.externalSessionId",),
         HOUR,
     ),
+    # over the risk of the rules above: distinct techniques per user and day (pack_truth.risk_alerts)
+    PackRule(
+        RISK_THRESHOLD,
+        "d8b967dd-657f-4d88-93b5-c588bcd7218c",
+        "Okta Risk Threshold Exceeded",
+        "risk_threshold",
+        ("risk_object",),
+        DAY,
+        ("gt", 5),
+    ),
 )
 PACK_RULES_BY_NAME = {rule.name: rule for rule in PACK_RULES}
+
+_ACCOUNT_TAKEOVER = ("T1586", "T1586.003", "T1078", "T1078.004", "T1621")
+#: the ATT&CK techniques of the rules whose risk object is a user (their ``risk: object_type: user``),
+#: in tag order; the rules about an address (lockouts, spray, ThreatInsight) add no user risk
+USER_RISK_TECHNIQUES: dict[str, tuple[str, ...]] = {
+    AUTH_FAILED_MFA: _ACCOUNT_TAKEOVER,
+    IDP_LIFECYCLE: ("T1087.004",),
+    MFA_DISABLED: ("T1556", "T1556.006"),
+    API_TOKEN: ("T1078", "T1078.001"),
+    DEVICE_ENROLLED: ("T1098", "T1098.005"),
+    FASTPASS: ("T1078", "T1078.001", "T1556"),
+    REPORTED: ("T1078", "T1078.001"),
+    UNAUTHORIZED_APP: ("T1087.004",),
+    MFA_BURST: ("T1621",),
+    CITIES: ("T1586.003",),
+    MFA_HUNT: ("T1110",),
+    FAILED_APPS: ("T1550.004", "T1538"),
+    SINGLE_FACTOR: _ACCOUNT_TAKEOVER,
+    SESSION_COOKIE: ("T1539",),
+    PUSH_MISMATCH: ("T1621",),
+}
 
 
 class Feed(NamedTuple):

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from .pack import PACK_RULES, PACK_RULES_BY_NAME, PUSH_MISMATCH, Feed
+from .pack import PACK_RULES, PACK_RULES_BY_NAME, PUSH_MISMATCH, RISK_THRESHOLD, USER_RISK_TECHNIQUES, Feed
 from .values import _iso_millis, _iso_seconds
 
 
@@ -95,7 +95,9 @@ class PackTruth:
             )
         return groups
 
-    def rules(self, push_groups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def rules(
+        self, push_groups: list[dict[str, Any]], push_users: dict[tuple[str, str], list[str]] | None = None
+    ) -> dict[str, dict[str, Any]]:
         """Per rule id: its name, title and the alerts it must produce (``alerts``), sorted; for
         correlations also every group that stayed under its threshold (``near``), for diagnosis."""
         groups = self._groups()
@@ -110,6 +112,8 @@ class PackTruth:
         ]
         result: dict[str, dict[str, Any]] = {}
         for rule in PACK_RULES:
+            if rule.kind == "risk_threshold":
+                continue  # over the alerts of the others, below
             entry: dict[str, Any] = {"name": rule.name, "title": rule.title, "kind": rule.kind}
             if rule.kind == "match":
                 entry["object_field"] = rule.object_field
@@ -124,6 +128,14 @@ class PackTruth:
                 entry["alerts"] = [_without_alert(g) for g in groups[rule.name] if g["alert"]]
                 entry["groups_not_alerting"] = sum(1 for g in groups[rule.name] if not g["alert"])
             result[rule.rule_id] = entry
+        risk = PACK_RULES_BY_NAME[RISK_THRESHOLD]
+        result[risk.rule_id] = {
+            "name": risk.name,
+            "title": risk.title,
+            "kind": risk.kind,
+            "group_by": list(risk.group_by),
+            "alerts": risk_alerts(result, push_users or {}),
+        }
         return result
 
     def intents(self, rules: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -149,6 +161,39 @@ class PackTruth:
                 }
             )
         return found
+
+
+def risk_alerts(rules: dict[str, dict[str, Any]], push_users: dict[tuple[str, str], list[str]]) -> list[dict]:
+    """The alerts of the risk rule: per user and UTC day, the distinct techniques of the alerts about
+    that user (a match's object, a correlation's user: its group's, or the push session's users), more
+    than five. A correlation alert's risk is at its first event, inside its window, so in the window's
+    day: every window of the pack divides a day."""
+    techniques: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for entry in rules.values():
+        found = USER_RISK_TECHNIQUES.get(entry["name"])
+        if found is None:
+            continue
+        for alert in entry["alerts"]:
+            if entry["kind"] == "match":
+                day, users = alert["time"][:10], [alert["object"]]
+            elif entry["kind"] == "push_mismatch":
+                group = alert["group"]["authenticationContext.externalSessionId"]
+                day, users = alert["window_start"][:10], push_users[(alert["window_start"], group)]
+            else:
+                day, users = alert["window_start"][:10], [alert["group"]["actor.alternateId"]]
+            for user in users:
+                if user is not None:
+                    techniques[(day, str(user))].update(found)
+    risk = PACK_RULES_BY_NAME[RISK_THRESHOLD]
+    return [
+        {
+            "window_start": f"{day}T00:00:00Z",
+            "group": {"risk_object": user},
+            "metrics": {"mitre_technique_id_count": len(found)},
+        }
+        for (day, user), found in sorted(techniques.items())
+        if risk.holds(len(found))
+    ]
 
 
 #: per kind of aggregate counted by input: the values its feeds carry

@@ -70,7 +70,8 @@ class EventStream:
         if not self._done:
             raise RuntimeError("the ground truth is known once the stream has been consumed")
         groups = self._groups()
-        rules = self._pack.rules(groups)
+        push_users = {(s.window_start, s.group): s.users for s in self._truth if s.expected_alert}
+        rules = self._pack.rules(groups, push_users)
         return GroundTruth(self.config.as_dict(), self._truth, groups, rules, self._pack.intents(rules))
 
     # -- generation --------------------------------------------------------------------------------------
