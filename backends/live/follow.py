@@ -115,7 +115,7 @@ class FollowedFile:
 
     def poll(self, timeout: float) -> LiveBatch:
         if not self._opened:
-            raise LiveSourceError(f"{self.name}: poll() before open()")
+            raise LiveSourceError("poll() before open()")
         deadline = self._clock() + max(timeout, 0.0)
         lines: list[bytes] = []
         size = 0
@@ -187,9 +187,7 @@ class FollowedFile:
             self._skipping = True
 
     def _note_too_long(self, at: int) -> None:
-        self._notes.append(
-            f"{self.path}: a line at byte {at} is longer than {self._max_line_bytes} bytes: skipped"
-        )
+        self._notes.append(f"a line at byte {at} is longer than {self._max_line_bytes} bytes: skipped")
 
     def _follow_rotation_or_truncation(self) -> list[bytes] | None:
         """At the open file's end: the last lines of a rotated file before switching to PATH's new file,
@@ -233,8 +231,7 @@ class FollowedFile:
             return []
         line = bytes(self._pending)
         self._notes.append(
-            f"{self.path}: the {why} file ended inside a line ({len(line)} bytes without a newline): "
-            "handed over as it is"
+            f"the {why} file ended inside a line ({len(line)} bytes without a newline): handed over as it is"
         )
         self._pending.clear()
         self._offset = self._read_to
@@ -252,7 +249,7 @@ class FollowedFile:
                 self._waiting_noted = True
             return
         except OSError as error:
-            raise LiveSourceError(f"{self.name}: cannot read it ({error.strerror})") from None
+            raise LiveSourceError(f"cannot read it ({error.strerror})") from None
         self._adopt(fd, 0)
         self._waiting_noted = False
 
@@ -280,9 +277,7 @@ class FollowedFile:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
             os.close(fd)
-            raise LiveSourceError(
-                f"{self.name}: not a regular file (a pipe or a device cannot be followed; use stdin)"
-            )
+            raise LiveSourceError("not a regular file (a pipe or a device cannot be followed; use stdin)")
         self._fd = fd
         self._identity = _identity(status)
         self._offset = self._read_to = offset
@@ -315,12 +310,12 @@ class FollowedFile:
     def _check_position(self, position: Position) -> None:
         if position.get("source") != SOURCE_KIND:
             raise LiveSourceError(
-                f"{self.name}: the saved position is not one of a followed file ({position}); use "
+                f"the saved position is not one of a followed file ({position}); use "
                 "another --state file for this source"
             )
         if position.get("path") != str(self.path):
             raise LiveSourceError(
-                f"{self.name}: the saved position is for {position.get('path')}; use another --state file"
+                f"the saved position is for {position.get('path')}; use another --state file"
             )
 
     def _batch(self, lines: list[bytes], size: int) -> LiveBatch:

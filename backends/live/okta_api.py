@@ -168,19 +168,19 @@ class OktaLogSource:
             return
         if position.get("source") != SOURCE_KIND or not isinstance(position.get("next"), str):
             raise LiveSourceError(
-                f"{self.name}: the saved position is not one of the Okta API ({_describe(position)}); "
+                f"the saved position is not one of the Okta API ({_describe(position)}); "
                 "use another --state file for this source"
             )
         if position.get("org") != self.org_url:
             raise LiveSourceError(
-                f"{self.name}: the saved position is for {position.get('org')}; use another --state file"
+                f"the saved position is for {position.get('org')}; use another --state file"
             )
         self._next_url = self._same_origin(position["next"])
         self._pending_notes.append(f"resuming at {self._next_url}")
 
     def poll(self, timeout: float) -> LiveBatch:
         if self._next_url is None:
-            raise LiveSourceError(f"{self.name}: poll() before open()")
+            raise LiveSourceError("poll() before open()")
         wait = self._not_before - self._clock()
         if wait > 0:
             self._sleep(min(wait, max(timeout, 0.0)))
@@ -237,7 +237,7 @@ class OktaLogSource:
         if next_url is None:
             if events:
                 raise LiveSourceError(
-                    f'{self.name}: a page of {len(events)} events came without a Link rel="next" header: '
+                    f'a page of {len(events)} events came without a Link rel="next" header: '
                     "cannot tell where the log goes on (is the org URL Okta's?)"
                 )
             next_url = self._next_url  # nothing handed over: asking again repeats nothing
@@ -289,7 +289,7 @@ class OktaLogSource:
         excerpt = body[:80].decode("utf-8", "replace")
         if self._bad_pages >= self._max_bad_pages:
             raise LiveSourceError(
-                f"{self.name}: {self._bad_pages} answers in a row were not a JSON array of events "
+                f"{self._bad_pages} answers in a row were not a JSON array of events "
                 f"(starting {excerpt!r}): is {self.org_url} an Okta org, without a proxy answering for it?"
             )
         return self._retry_later(f"a page that is not a JSON array ({excerpt!r})")
@@ -298,26 +298,22 @@ class OktaLogSource:
         summary = _summary(response.body)
         origin = getattr(self._authorization, "origin", "the credentials")
         if response.status == 401:
-            return (
-                f"{self.name}: 401 {summary}: Okta refused {origin} (wrong, expired or revoked, or "
-                "for another org)"
-            )
+            return f"401 {summary}: Okta refused {origin} (wrong, expired or revoked, or for another org)"
         if response.status == 403:
             return (
-                f"{self.name}: 403 {summary}: {origin} may not read the System Log (an API token needs "
+                f"403 {summary}: {origin} may not read the System Log (an API token needs "
                 "an admin with read access to the System Log; an OAuth access token needs the scope "
                 "okta.logs.read granted to the app)"
             )
         if response.status == 404:
-            return f"{self.name}: 404 {summary}: no System Log API at this URL: is the org URL right?"
-        return f"{self.name}: {response.status} {summary} for {self._next_url}"
+            return f"404 {summary}: no System Log API at this URL: is the org URL right?"
+        return f"{response.status} {summary} for {self._next_url}"
 
     def _same_origin(self, url: str) -> str:
         parts = urllib.parse.urlsplit(url)
         if (parts.scheme, parts.netloc) != (self._origin.scheme, self._origin.netloc):
             raise LiveSourceError(
-                f"{self.name}: refusing to follow {url}: it is not on the org's origin (the token would "
-                "be sent there)"
+                f"refusing to follow {url}: it is not on the org's origin (the token would be sent there)"
             )
         return url
 

@@ -59,7 +59,7 @@ class StdinSource:
             return
         if position.get("source") != SOURCE_KIND:
             raise LiveSourceError(
-                f"stdin: the saved position is not one of stdin ({position}); use another --state file"
+                f"the saved position is not one of stdin ({position}); use another --state file"
             )
         self._notes.append(
             "stdin cannot be replayed: resuming with the saved state, reading what is piped from now on "
@@ -139,7 +139,7 @@ class StdinSource:
             self._skipping = True
 
     def _note_too_long(self) -> None:
-        self._notes.append(f"stdin: a line longer than {self._max_line_bytes} bytes: skipped")
+        self._notes.append(f"a line longer than {self._max_line_bytes} bytes: skipped")
 
     def _take_notes(self) -> list[str]:
         notes, self._notes = self._notes, []

@@ -232,7 +232,7 @@ def test_a_line_over_the_limit_is_skipped_with_a_note(tmp_path):
     lines, notes, position = _drain(source)
     source.close()
     assert lines == _lines(0, 2)
-    assert notes == [f"{path}: a line at byte {len(_lines(0, 1)[0]) + 1} is longer than 100 bytes: skipped"]
+    assert notes == [f"a line at byte {len(_lines(0, 1)[0]) + 1} is longer than 100 bytes: skipped"]
     assert position["offset"] == path.stat().st_size
 
 

@@ -49,7 +49,7 @@ def test_a_line_over_the_limit_is_skipped_with_a_note():
         lines += batch.lines
         notes += batch.notes
     assert lines == [b'{"a": 1}']
-    assert notes == ["stdin: a line longer than 20 bytes: skipped"]
+    assert notes == ["a line longer than 20 bytes: skipped"]
 
 
 def test_resuming_is_accepted_with_a_note_and_a_foreign_position_refused():
