@@ -11,6 +11,8 @@
 - ``(event, Reason.NON_FINITE_NUMBER)``: a JSON number beyond the double range (``1e999``, which
   orjson rejects) is kept as its text, which is not a number (``semantics.as_number``): the event
   stays, the value is ignored by numeric tests and metrics;
+- ``(None, Reason.TOO_DEEP)``: the line nests deeper than :data:`MAX_DEPTH` levels (orjson's limit), so
+  no decoder of the engine takes it; checked before any repair, so it wins over the line's other faults;
 - ``(None, Reason.MALFORMED_JSON)`` / ``(None, Reason.NOT_AN_OBJECT)``: dropped;
 - ``(None, None)``: a blank line (JSON whitespace only, BOM included): not an offence.
 """
@@ -18,7 +20,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -29,8 +35,19 @@ from sigma.pipelines.okta.semantics import finite
 BOM = b"\xef\xbb\xbf"
 JSON_WHITESPACE = b" \t\r\n"
 
+#: The deepest nesting an event may have: orjson's own limit (it refuses the 1,025th level), so that
+#: the fast path and the repairs agree. The stdlib decoder of the repairs recurses in Python and is
+#: given the headroom it needs for this depth (:func:`recursion_headroom`), whatever the caller's stack.
+MAX_DEPTH = 1024
+# a value nested MAX_DEPTH deep takes the stdlib's scanner (and _replace_lone_surrogates, whose
+# comprehensions are frames of their own) up to about three frames a level
+_HEADROOM = 3 * MAX_DEPTH + 100
+
 _NOT_AN_OBJECT = Reason.NOT_AN_OBJECT
 _FAILED: Any = object()
+# strings (possessive: no backtracking on long ones) and brackets, to measure nesting outside strings
+_STRUCTURE = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
+_OPENERS = frozenset(b"[{")
 
 
 def decode_line(line: bytes) -> tuple[dict | None, Reason | None]:
@@ -49,6 +66,13 @@ def _decode_failed_line(line: bytes) -> tuple[dict | None, Reason | None]:
     body = line[len(BOM) :] if line.startswith(BOM) else line
     if not body.strip(JSON_WHITESPACE):
         return None, None
+    if nests_deeper(body, MAX_DEPTH):
+        return None, Reason.TOO_DEEP
+    with recursion_headroom():
+        return _repaired(line, body)
+
+
+def _repaired(line: bytes, body: bytes) -> tuple[dict | None, Reason | None]:
     repair = Reason.BOM if body is not line else None
     value = _loads(body) if repair else _FAILED
     if value is _FAILED:
@@ -69,6 +93,50 @@ def _decode_failed_line(line: bytes) -> tuple[dict | None, Reason | None]:
     if type(value) is not dict:
         return None, _NOT_AN_OBJECT
     return value, repair
+
+
+def nests_deeper(data: bytes, limit: int) -> bool:
+    """Whether brackets outside strings nest more than ``limit`` levels deep (a bracket count rules
+    most lines out first: it costs a microsecond where the scan costs tens)."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    depth = 0
+    for match in _STRUCTURE.finditer(data):
+        token = match.group()
+        if len(token) != 1:
+            continue  # a string
+        if token[0] in _OPENERS:
+            depth += 1
+            if depth > limit:
+                return True
+        elif depth:
+            depth -= 1
+    return False
+
+
+_headroom_lock = threading.Lock()
+_headroom_users = 0
+_saved_recursion_limit = 0
+
+
+@contextmanager
+def recursion_headroom() -> Iterator[None]:
+    """Raise the interpreter's recursion limit by enough for a value :data:`MAX_DEPTH` deep, so that
+    the stdlib decoder's verdict on such a value does not depend on how deep the caller's stack is.
+    Nested and concurrent uses share one raise; the last one out restores the limit."""
+    global _headroom_users, _saved_recursion_limit
+    with _headroom_lock:
+        if _headroom_users == 0:
+            _saved_recursion_limit = sys.getrecursionlimit()
+            sys.setrecursionlimit(_saved_recursion_limit + _HEADROOM)
+        _headroom_users += 1
+    try:
+        yield
+    finally:
+        with _headroom_lock:
+            _headroom_users -= 1
+            if _headroom_users == 0:
+                sys.setrecursionlimit(_saved_recursion_limit)
 
 
 def _loads(data: bytes | str) -> Any:
@@ -132,4 +200,4 @@ def _replace_lone_surrogates(value: Any) -> Any:
     return value
 
 
-__all__ = ["BOM", "JSON_WHITESPACE", "decode_line"]
+__all__ = ["BOM", "JSON_WHITESPACE", "MAX_DEPTH", "decode_line", "nests_deeper", "recursion_headroom"]

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from enum import Enum
 
-from .decoding import BOM, decode_line
+from .decoding import BOM, decode_line, recursion_headroom
 from .input_report import EXCERPT_BYTES, InputReport, Reason
 from .sources import (
     DEFAULT_CHUNK_SIZE,
@@ -138,11 +138,17 @@ class _DocumentParser:
         return position
 
     def _value_end(self, position: int) -> int | None:
-        """The end of the JSON value starting at ``position``, or None (counted) when it is malformed."""
+        """The end of the JSON value starting at ``position``, or None (counted) when it is malformed or
+        nested too deep (with decode_line's headroom, the stdlib gives up only past decoding.MAX_DEPTH;
+        a shallower value that decode_line then finds too deep is counted by _decode)."""
         try:
-            _, end = self.decoder.raw_decode(self.text, position)
-        except (ValueError, RecursionError):
+            with recursion_headroom():
+                _, end = self.decoder.raw_decode(self.text, position)
+        except ValueError:
             self._count(Reason.MALFORMED_JSON, position, position + EXCERPT_BYTES)
+            return None
+        except RecursionError:
+            self._count(Reason.TOO_DEEP, position, position + EXCERPT_BYTES)
             return None
         return end
 

@@ -48,6 +48,7 @@ class Reason(StrEnum):
     BAD_TIMESTAMP = "bad_timestamp"
     OBJECT_FOR_STRING = "object_for_string"
     NON_FINITE_NUMBER = "non_finite_number"
+    TOO_DEEP = "too_deep"  # nested deeper than decoding.MAX_DEPTH levels: dropped
     LATE_EVENT = "late_event"
     UNREADABLE_SOURCE = "unreadable_source"
 

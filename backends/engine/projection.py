@@ -6,15 +6,20 @@ other key in C, which is 2-3x faster than building the whole object. The result 
 dict holding only those fields, so matching and correlation code cannot tell the difference.
 
 A line whose values do not fit the shape (a list or number where a string is compared, an object
-where a string is expected, a list where an object is expected), a malformed line or one with a BOM
-falls back to :func:`~.decoding.decode_line`, the full decode with its repairs and reasons; the rest of
-the engine then sees exactly what it would see without projection.
+where a string is expected, a list where an object is expected, an integer that orjson would make a
+float), a malformed line, one with a BOM or one nested too deep for msgspec (``RecursionError``) falls
+back to :func:`~.decoding.decode_line`, the full decode with its repairs and reasons; the rest of the
+engine then sees exactly what it would see without projection.
+
+What the typed decode does *not* look at: the UTF-8 and the numbers of the values it skips (msgspec
+validates neither in skipped strings, and skips ``1e999``). Faults there change nothing the rules read;
+the run reports them only under ``--strict`` (see :mod:`.offence_scope`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import msgspec
 
@@ -25,7 +30,14 @@ from .input_report import Reason
 # Leaves compared as strings must be strings (or lists of them): anything else takes the full path,
 # where objects are rendered as text and counted.
 _STRING_LEAF = str | list[str | None] | None
-_ANY_LEAF = Any
+# Other leaves take any JSON value, except an integer beyond the signed 64-bit range: orjson decodes
+# those (up to 2**64 - 1) as an int or else as a float where msgspec keeps a Python int, so they take
+# the full path, as numbers beyond the double range do (msgspec refuses those itself).
+_INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_ANY_LEAF = _INT64 | float | str | bool | list | dict | None
+#: what the typed decoder raises on a line that does not fit (RecursionError: nested beyond msgspec's
+#: limit, the interpreter's recursion limit, which is below decoding.MAX_DEPTH on CPython 3.11)
+TYPED_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
 
 
 class EventProjection:
@@ -46,8 +58,16 @@ class EventProjection:
     def decode(self, line: bytes) -> tuple[dict | None, Reason | None]:
         try:
             return self._decode(line), None
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except TYPED_DECODE_ERRORS:
             return decode_line(line)
+
+    def accepts(self, line: bytes) -> bool:
+        """Whether the typed decode takes ``line`` as it is (then the rules' view of it is sound)."""
+        try:
+            self._decode(line)
+        except TYPED_DECODE_ERRORS:
+            return False
+        return True
 
 
 def _spellings(name: str) -> list[tuple[str, ...]]:

@@ -89,11 +89,15 @@ def test_a_line_malformed_otherwise_stays_malformed_with_a_huge_number():
         b'{"a":1}\x0b',
         b"\xff\xfe{\x00",  # UTF-16
         b'{"a":"\\ud800',  # lone surrogate and truncated
-        b"[" * 5000,
+        b"[" * 1000,  # truncated, within the depth limit
     ],
 )
 def test_malformed_lines_are_dropped(line):
     assert decode_line(line) == (None, Reason.MALFORMED_JSON)
+
+
+def test_a_line_nested_past_the_limit_is_too_deep_even_when_truncated():
+    assert decode_line(b"[" * 5000) == (None, Reason.TOO_DEEP)  # more in test_bad_input_paths.py
 
 
 @pytest.mark.parametrize("line", [b"[1,2]", b"[]", b"42", b'"text"', b"null", b"true", BOM + b"[{}]"])
