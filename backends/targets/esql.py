@@ -12,7 +12,9 @@ changes only what differs from Sigma's semantics (the Python engine is the refer
 - typed fields compare through their text (``TO_STRING``), IPs with ``TO_IP``, and the multi-valued
   ``okta.debug_context.debug_data.risk_behaviors`` with ``MV_CONTAINS`` (a comparison with a
   multi-valued field is null);
-- names that are ES|QL keywords (``first``, ``last``, ...) are quoted with backticks.
+- names that are ES|QL keywords (``first``, ``last``, ...) are quoted with backticks;
+- a member of a list of objects (``target.displayName``) matches on any element of the flattened list
+  (``FIELD_EXTRACT``, :mod:`~sigma.backends.okta.targets.list_members`).
 
 :meth:`OktaESQLBackend.convert_aggregate` renders the shared plan
 (:mod:`sigma.backends.okta.targets.aggregate_plan`) as ``FROM | WHERE | EVAL | STATS | STATS | EVAL | WHERE |
@@ -54,10 +56,11 @@ from sigma.backends.okta.targets.aggregate_plan import (
     plan_aggregate,
 )
 from sigma.backends.okta.targets.base_values import plain_text, processing_pipeline
+from sigma.backends.okta.targets.list_members import ESQLListMembers, refuse_member_use
 from sigma.pipelines.okta.expression import And, Comparison, Expression, Name, Not, Or
 from sigma.pipelines.okta.model import AggregateCorrelationRule, MetricKind
 from sigma.pipelines.okta.okta_pipelines import schema_of
-from sigma.pipelines.okta.okta_schemas import OktaSchema
+from sigma.pipelines.okta.okta_schemas import OktaSchema, reading_lists_of_objects, stored_member
 
 TARGET = "ES|QL"
 
@@ -296,7 +299,7 @@ class ESQLDialect(ExpressionDialect):
 # --- the backend -----------------------------------------------------------------------------------------
 
 
-class OktaESQLBackend(ESQLBackend):
+class OktaESQLBackend(ESQLListMembers, ESQLBackend):
     """ES|QL for Okta System Log events in Elasticsearch (pipelines ``okta_elastic`` and ``okta_ocsf``)."""
 
     name: ClassVar[str] = "Okta ES|QL (Sigma semantics, aggregate correlations)"
@@ -338,6 +341,8 @@ class OktaESQLBackend(ESQLBackend):
 
     def column(self, field: str) -> str:
         """The field, or the column holding its filled text while a collapse `where` is rendered."""
+        if field not in self._filled and (member := stored_member(self.schema(), field)) is not None:
+            raise refuse_member_use(field, member[0], "a use other than a detection item", TARGET)
         return identifier(self._filled.get(field, field))
 
     def text(self, field: str) -> str:
@@ -379,7 +384,8 @@ class OktaESQLBackend(ESQLBackend):
     def convert_rule(self, rule: SigmaRule, output_format: str | None = None, callback=None):
         processing_pipeline(self, output_format)
         self.schema()
-        return super().convert_rule(rule, output_format, callback)
+        with reading_lists_of_objects():
+            return super().convert_rule(rule, output_format, callback)
 
     def finish_query(self, rule, query, state: ConversionState):
         # pySigma's backend defaults the source to `*`; the schema names it (OCSF sets no state).
@@ -491,7 +497,8 @@ class OktaESQLBackend(ESQLBackend):
     def convert_aggregate(self, rule: AggregateCorrelationRule) -> str:
         """The full ES|QL query of an `aggregate` correlation (one row per alert)."""
         self.schema()
-        return _AggregateRenderer(self, rule).render()
+        with reading_lists_of_objects():
+            return _AggregateRenderer(self, rule).render()
 
 
 def _is_ip(text: str) -> bool:

@@ -12,8 +12,8 @@ and the backend renders it here:
   ``okta_member_0 > 0``. A list that is not an array with elements (an object, a string, null, ``[]``)
   is read as the one-element array of it, because ``mv-expand`` expands a property bag into its
   properties and an empty array into no row at all (Microsoft's mv-expand reference); an element
-  without the key gives null, which no predicate matches and ``isnotnull`` does not count.
-- **ES|QL** (:func:`esql_member_column`): Elastic keeps the lists as ``flattened`` fields, whose every key
+  without the key (or with null there) gives null, which every predicate checks with ``isnotnull``.
+- **ES|QL** (:class:`ESQLListMembers`): Elastic keeps the lists as ``flattened`` fields, whose every key
   holds the values of all elements; ``FIELD_EXTRACT(okta.target, "display_name")`` (Elasticsearch 9.5
   preview, 9.6 GA) reads them as a multi-valued keyword, tested with ``MV_CONTAINS`` (docs/semantics.md).
 """
@@ -27,7 +27,15 @@ from typing import Any
 from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-from sigma.types import SigmaExists, SigmaExpansion, SigmaFieldReference, SigmaNull
+from sigma.types import (
+    SigmaCasedString,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaString,
+    SpecialChars,
+)
 
 from sigma.pipelines.okta.okta_schemas import StoredList, stored_member
 
@@ -49,11 +57,8 @@ def refuse_member_use(
 
 @dataclass
 class KustoMembers:
-    """The any-element tests of one KQL query, as ``mv-apply`` stages.
-
-    ``list_expression`` renders a stored list as a dynamic value (given by the backend, which knows the
-    table's columns); ``element_path`` the path of a key inside one element.
-    """
+    """The any-element tests of one KQL query, as ``mv-apply`` stages: per stored list, its dynamic
+    value (``OriginalTarget``, ``parse_json(target_s)``) and the count column of each predicate."""
 
     #: stored list field -> (its dynamic value, [(count column, per-element predicate)])
     lists: dict[str, tuple[str, list[tuple[str, str]]]] = field(default_factory=dict)
@@ -143,7 +148,8 @@ class KustoListMembers:
             predicate = super().convert_condition_field_eq_val(cond, state)
         finally:
             self._element = None
-        return f"{self._member_count(stored, str(predicate))} > 0"
+        # an element without the key has no value, even where its text ("") would match (`|re: '.*'`)
+        return f"{self._member_count(stored, f'isnotnull({element}) and ({predicate})')} > 0"
 
     def decide_convert_condition_as_in_expression(
         self, cond: ConditionOR | ConditionAND, state: ConversionState
@@ -172,14 +178,84 @@ def _single_quoted(key: str) -> str:
 
 # --- ES|QL -----------------------------------------------------------------------------------------------
 
+#: joins the values of a member for a `|contains` test: a needle without it can only match inside a value
+ESQL_SEPARATOR = "\n"
 
-def esql_member_column(stored: StoredList, keys: tuple[str, ...], string_literal) -> str:
-    """The values of one key of every element of a flattened list, as a multi-valued keyword (null when
-    no element has one). ``FIELD_EXTRACT``'s path is the flattened key, dots included."""
-    if stored.form != "flattened":
-        raise ValueError(f"ES|QL reads lists of objects stored as flattened fields, not {stored.form}")
-    root = ".".join(
-        f"`{part}`" if not re.fullmatch(r"[A-Za-z_@][A-Za-z0-9_]*", part) else part
-        for part in stored.field.split(".")
-    )
-    return f"FIELD_EXTRACT({root}, {string_literal('.'.join(keys))})"
+
+class ESQLListMembers:
+    """Mixin of the ES|QL backend: detection items on members of stored lists over ``FIELD_EXTRACT``.
+
+    Elastic keeps ``target`` and ``request.ipChain`` as ``flattened`` fields; a key of one holds the
+    values of every element, which ``FIELD_EXTRACT`` (Elasticsearch 9.5 preview, 9.6 GA) reads as a
+    multi-valued keyword (sorted, without duplicates; null when no element has one). ES|QL compares a
+    multi-value with nothing but the ``MV_`` functions, so an item holds when:
+
+    - a whole value: ``MV_CONTAINS(TO_LOWER(values), "okta verify")`` (``|cased``: without TO_LOWER);
+    - ``|contains``: ``TO_LOWER(MV_CONCAT(values, "\\n")) LIKE "*text*"``, exact for a text without a
+      line break (a match cannot span two values then);
+    - ``null`` / ``|exists``: ``values IS NULL`` / ``IS NOT NULL``.
+
+    Every other use (other wildcards, numbers, booleans, CIDR, ``|re``, ``|fieldref``) has no exact
+    any-element form and is refused naming the field. The backend provides ``schema()`` and
+    ``_filled`` (the collapse columns a metric's `where` reads).
+    """
+
+    def member_of(self, field: str) -> tuple[StoredList, tuple[str, ...]] | None:
+        member = stored_member(self.schema(), field)
+        if member is not None and getattr(self, "_filled", None):
+            raise refuse_member_use(field, member[0], "a `where` after a collapse", "ES|QL")
+        return member
+
+    def member_values(self, stored: StoredList, keys: tuple[str, ...]) -> str:
+        from sigma.backends.okta.targets.esql import identifier, string_literal  # esql imports this module
+
+        if stored.form != "flattened":
+            raise ValueError(f"ES|QL reads lists of objects stored as flattened fields, not {stored.form}")
+        return f"FIELD_EXTRACT({identifier(stored.field)}, {string_literal('.'.join(keys))})"
+
+    def convert_condition_field_eq_val(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        member = self.member_of(cond.field)
+        if member is None or isinstance(cond.value, SigmaExpansion):
+            return super().convert_condition_field_eq_val(cond, state)
+        values = self.member_values(*member)
+        value = cond.value
+        if isinstance(value, SigmaNull) or (isinstance(value, SigmaExists) and not value.exists):
+            return f"{values} IS NULL"
+        if isinstance(value, SigmaExists):
+            return f"{values} IS NOT NULL"
+        string = isinstance(value, SigmaString) and not value.contains_placeholder()
+        if string and (test := self._member_string_test(values, value)) is not None:
+            return test
+        raise refuse_member_use(
+            cond.field,
+            member[0],
+            f"`{value}` ({type(value).__name__})",
+            "ES|QL (a member is a multi-valued keyword there: whole values, |contains, null and |exists only)",
+        )
+
+    @staticmethod
+    def _member_string_test(values: str, value: SigmaString) -> str | None:
+        from sigma.backends.okta.targets.esql import like_pattern, string_literal
+
+        caseless = not isinstance(value, SigmaCasedString)
+        if not value.contains_special():
+            text = "".join(value.s)
+            if caseless:
+                return f"MV_CONTAINS(TO_LOWER({values}), {string_literal(text.lower())})"
+            return f"MV_CONTAINS({values}, {string_literal(text)})"
+        star = SpecialChars.WILDCARD_MULTI
+        inner = value[1:-1] if len(value.s) > 2 and value.startswith(star) and value.endswith(star) else None
+        if inner is None or inner.contains_special() or ESQL_SEPARATOR in "".join(inner.s):
+            return None
+        joined = f"MV_CONCAT({values}, {string_literal(ESQL_SEPARATOR)})"
+        return f"{f'TO_LOWER({joined})' if caseless else joined} LIKE {like_pattern(value, caseless)}"
+
+    def decide_convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> bool:
+        return (
+            super().decide_convert_condition_as_in_expression(cond, state)
+            and self.member_of(cond.args[0].field) is None
+        )

@@ -76,16 +76,7 @@ REFUSED = {
     ): "'client.userAgent.browser' is not available",
     ("okta_suspicious_use_of_a_session_cookie", "okta_ocsf"): "'client.userAgent.os' is not available",
     ("okta_sign_on_policy_allowed", "okta_ocsf"): "only equality with SUCCESS, FAILURE",
-    # members of the target list: okta.target is flattened, OCSF keeps it as unmapped.target
-    **{
-        (name, "okta_elastic"): "'target.type' is not available"
-        for name in (
-            "okta_multiple_failed_requests_to_access_applications",
-            "okta_application_sign_on_challenged",
-            "okta_application_single_sign_on",
-        )
-    },
-    ("okta_successful_single_factor_authentication", "okta_elastic"): "'target.displayName' is not available",
+    # members of the target list: OCSF keeps it as unmapped.target (okta_elastic reads the flattened list)
     (
         "okta_multiple_failed_requests_to_access_applications",
         "okta_ocsf",
