@@ -26,6 +26,7 @@ Time and sleep are injectable (``clock``, ``sleep``, ``jitter``) so tests run wi
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import random
 import re
@@ -53,6 +54,7 @@ _BACKOFF_BASE = 1.0
 _USER_AGENT = "sigma-okta-watch/0.1"
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+_STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 # -- authorization -----------------------------------------------------------------------------------
@@ -227,11 +229,8 @@ class OktaLogSource:
             return self._batch([], 0, "401 for the access token: getting a new one")
         if response.status != 200:
             raise LiveSourceError(self._refusal(response))
-        try:
-            events = orjson.loads(response.body)
-        except orjson.JSONDecodeError:
-            events = None
-        if not isinstance(events, list):
+        events = _decode_page(response.body)
+        if events is None:
             return self._bad_page(response.body)
         next_url = _next_link(response.headers)
         if next_url is None:
@@ -246,21 +245,33 @@ class OktaLogSource:
         self._reauthorized = False
         self._not_before = now if events else now + self._poll_interval
         self._respect_rate_limit(response.headers, now)
-        return self._batch([orjson.dumps(event) for event in events], len(response.body))
+        return self._batch(events, len(response.body))
 
     def _get(self, url: str) -> _Response:
         parts = urllib.parse.urlsplit(url)
-        if self._connection is None:
-            connection_type = (
-                http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-            )
-            self._connection = connection_type(parts.netloc, timeout=self._request_timeout)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         headers = {
             "Accept": "application/json",
             "Authorization": self._authorization(),
             "User-Agent": _USER_AGENT,
         }
+        reused = self._connection is not None
+        try:
+            return self._request(parts, target, headers)
+        except _STALE_CONNECTION:
+            if not reused:
+                raise
+        # A kept-alive connection the server closed while we waited between polls: a GET is safe to
+        # send again at once on a new connection (not a failure, no backoff).
+        self.close()
+        return self._request(parts, target, headers)
+
+    def _request(self, parts: urllib.parse.SplitResult, target: str, headers: dict[str, str]) -> _Response:
+        if self._connection is None:
+            connection_type = (
+                http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            )
+            self._connection = connection_type(parts.netloc, timeout=self._request_timeout)
         self._connection.request("GET", target, headers=headers)
         answer = self._connection.getresponse()
         body = answer.read()
@@ -344,6 +355,28 @@ def _checked_org_url(org_url: str) -> str:
 def _iso_time(epoch_seconds: float) -> str:
     moment = datetime.fromtimestamp(epoch_seconds, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _decode_page(body: bytes) -> list[bytes] | None:
+    """Each element of a JSON-array page as one line, or None when the body is not a JSON array."""
+    try:
+        events = orjson.loads(body)  # as `run` reads a page (documents.py): the same values
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(events, list):
+        return None
+    return [_event_line(event) for event in events]
+
+
+def _event_line(event: object) -> bytes:
+    try:
+        return orjson.dumps(event)
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (254), though it reads 1,024
+        pass
+    try:
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    except RecursionError:  # deeper than Python can re-encode: a line the engine counts, not a crash
+        return b'"an element of an Okta page nested too deep to re-encode"'
 
 
 def _next_link(headers: http.client.HTTPMessage) -> str | None:

@@ -110,11 +110,15 @@ class FakeOkta:
         oauth_clients: dict[str, bytes] | None = None,
         token_lifetime: float = 3600.0,
         require_dpop: bool = False,
+        drop_connections: bool = False,
     ) -> None:
         self.page_size = page_size
         self.oauth_clients = dict(oauth_clients or {})  # client id -> PEM public key
         self.token_lifetime = token_lifetime
         self.require_dpop = require_dpop
+        # close every connection after its answer without saying so (as a front end closes idle
+        # kept-alive connections): the client finds out when it sends the next request
+        self.drop_connections = drop_connections
         self.assertions: list[dict[str, Any]] = []  # verified client-assertion claims, with their kid
         self._access_tokens: dict[str, float] = {}  # issued access token -> expiry
         self.tokens = set(tokens)
@@ -144,7 +148,9 @@ class FakeOkta:
         """Store events now (their storage time is the clock's now): later polls serve them."""
         with self._lock:
             now = self.clock()
-            self._stored.extend((now, dict(event)) for event in events)
+            # copies, so a test's later changes do not reach the server; a non-object is kept (Okta
+            # never sends one, but a reader must count it rather than fail)
+            self._stored.extend((now, dict(event) if isinstance(event, dict) else event) for event in events)
 
     def fail_next(
         self, status: int, times: int = 1, *, body: bytes | None = None, reset_in: float | None = None
@@ -352,6 +358,8 @@ def _handler_for(okta: FakeOkta) -> type[BaseHTTPRequestHandler]:
                 status, headers, body, served = okta.answer_logs(query, authorization)
             okta.record(RecordedRequest("GET", parts.path, query, authorization, status, served))
             self._send(status, headers, body)
+            if okta.drop_connections:
+                self.close_connection = True
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -418,6 +426,8 @@ def _time_parameter(query: dict[str, str], name: str) -> float | None:
 
 
 def _published(event: dict[str, Any]) -> float:
+    if not isinstance(event, dict):
+        return 0.0
     try:
         return datetime.fromisoformat(str(event.get("published")).replace("Z", "+00:00")).timestamp()
     except ValueError:

@@ -4,6 +4,7 @@ waits are recorded instead of slept."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -207,6 +208,32 @@ def test_a_refused_connection_is_retried_and_keeps_the_position():
     source.close()
     assert first.lines == [] and "ConnectionRefusedError" in first.notes[0]
     assert second.position == first.position
+
+
+def test_a_kept_alive_connection_the_server_closed_is_reopened_without_a_retry():
+    clock = FakeClock()
+    events = _events(0, 5)
+    with FakeOkta(events, page_size=2, drop_connections=True, clock=clock) as okta:
+        source = _source(okta, clock)
+        source.open(None)
+        got, batches = _drain(source)
+        source.close()
+    assert got == events
+    assert [batch.notes for batch in batches] == [[], [], [], []] and clock.sleeps == []
+
+
+def test_deep_elements_and_non_objects_in_a_page_become_lines_the_engine_can_count():
+    clock = FakeClock()
+    deep: object = "leaf"
+    for _ in range(300):  # orjson reads it but does not write it
+        deep = [deep]
+    with FakeOkta(clock=clock) as okta:
+        source = _source(okta, clock)
+        source.open(None)
+        okta.append([{"uuid": "d", "deep": deep}, 7])
+        batch = source.poll(1.0)
+        source.close()
+    assert json.loads(batch.lines[0]) == {"uuid": "d", "deep": deep} and batch.lines[1] == b"7"
 
 
 def test_a_page_that_is_not_a_json_array_is_retried_then_refused():
