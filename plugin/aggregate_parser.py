@@ -13,10 +13,9 @@ import functools
 import importlib.resources
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import jsonschema
 from sigma.collection import SigmaCollection
 from sigma.correlations import (
     SigmaCorrelationFieldAliases,
@@ -31,14 +30,26 @@ from .expression import ExpressionError, ValueType, parse, type_of
 from .model import AggregateCorrelationRule, Collapse, Derived, Metric, MetricKind, Where, detection_fields
 from .yaml_positions import Document
 
+if TYPE_CHECKING:
+    import jsonschema
+
 SCHEMA_RESOURCE = "aggregate-correlation.schema.json"
+
+
+def aggregate_schema() -> dict[str, Any]:
+    """The JSON Schema of an `aggregate` document (package data)."""
+    return json.loads(importlib.resources.files(__package__).joinpath(SCHEMA_RESOURCE).read_text())
 
 
 @functools.cache
 def schema_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(importlib.resources.files(__package__).joinpath(SCHEMA_RESOURCE).read_text())
+    """The documents' validator, built once per process and only when a document is parsed (jsonschema
+    costs ~50 ms to import). The schema itself is checked against its metaschema by a test
+    (tests/plugin/test_aggregate_schema.py), not on every run."""
+    import jsonschema
+
+    schema = aggregate_schema()
     validator_class = jsonschema.validators.validator_for(schema)
-    validator_class.check_schema(schema)
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
 
 
