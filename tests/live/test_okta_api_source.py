@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -373,3 +374,44 @@ def _post(url: str, payload: object) -> None:
     request = urllib.request.Request(url, data=orjson.dumps(payload), method="POST")
     with urllib.request.urlopen(request) as answer:
         assert answer.status == 204
+
+
+def test_the_fake_serves_bounded_queries_by_published_and_ends_them():
+    clock = FakeClock()
+    events = [
+        {"uuid": uuid, "published": f"2026-11-29T0{hour}:00:00.000Z"}
+        for uuid, hour in [("c", 3), ("a", 1), ("d", 4), ("b", 2)]
+    ]
+    with FakeOkta(events, clock=clock) as okta:
+        base = f"{okta.url}/api/v1/logs?since=2026-11-29T02:00:00Z&until=2026-11-29T05:00:00Z&limit=2"
+        pages, url = [], base + "&sortOrder=DESCENDING"
+        while url:
+            status, headers, page = _get(url)
+            assert status == 200 and headers["X-Rate-Limit-Remaining"]
+            pages.append([event["uuid"] for event in page])
+            url = next((link for link, rel in _links(headers) if rel == "next"), None)
+        assert pages == [["d", "c"], ["b"]]  # [since, until) by published, then no next link
+        assert _get(base + "&after=bm9wZQ")[0] == 400
+        assert _get(base.replace("limit=2", "limit=many"))[0] == 400
+        assert _get(f"{okta.url}/api/v1/users")[0] == 404
+
+
+def _get(url: str) -> tuple[int, dict[str, list[str]], object]:
+    request = urllib.request.Request(url, headers={"Authorization": "SSWS test-token"})
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return answer.status, _headers(answer.headers), orjson.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, _headers(error.headers), orjson.loads(error.read())
+
+
+def _headers(message) -> dict[str, list[str]]:
+    return {name: message.get_all(name) for name in message}
+
+
+def _links(headers: dict[str, list[str]]) -> list[tuple[str, str]]:
+    found = []
+    for value in headers.get("Link", []):
+        target, _, rel = value.partition(">; rel=")
+        found.append((target.lstrip("<"), rel.strip('"')))
+    return found
