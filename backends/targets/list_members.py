@@ -20,7 +20,6 @@ and the backend renders it here:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +40,6 @@ from sigma.pipelines.okta.okta_schemas import StoredList, stored_member
 
 #: the name of one element inside the ``mv-apply`` subquery (never a column of the Okta tables)
 KQL_ELEMENT = "okta_element"
-_KQL_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def refuse_member_use(
@@ -66,10 +64,10 @@ class KustoMembers:
 
     @staticmethod
     def element_path(keys: tuple[str, ...]) -> str:
-        """``okta_element.displayName``; keys that are not identifiers are indexed: ``["a b"]``."""
-        return KQL_ELEMENT + "".join(
-            f".{key}" if _KQL_IDENTIFIER.fullmatch(key) else "[" + _single_quoted(key) + "]" for key in keys
-        )
+        """``okta_element.displayName``; keys KQL cannot read bare are indexed: ``['a b']``, ``['title']``."""
+        from sigma.backends.okta.targets.kusto import kql_member_path  # kusto imports this module
+
+        return kql_member_path(".".join((KQL_ELEMENT, *keys)))
 
     def column_for(self, stored: StoredList, list_value: str, predicate: str) -> str:
         """The column counting the elements of ``stored`` that satisfy ``predicate`` (over
@@ -169,11 +167,6 @@ class KustoListMembers:
                 f"KQL reads lists of objects stored as dynamic values or JSON text, not {stored.form}"
             )
         return self._members.column_for(stored, value, predicate)
-
-
-def _single_quoted(key: str) -> str:
-    escaped = key.replace("\\", "\\\\").replace("'", "\\'")
-    return f"'{escaped}'"
 
 
 # --- ES|QL -----------------------------------------------------------------------------------------------

@@ -175,7 +175,10 @@ def test_kql_tests_any_element_and_microsofts_analyzer_accepts_it(pack, pipeline
     listed = "parse_json(target_s)" if pipeline == "okta_sentinel_legacy" else "OriginalTarget"
     equals = kql_of(pack, "l_equals", pipeline)
     assert f"iff(array_length({listed}) > 0, {listed}, pack_array({listed}))" in equals
-    assert 'okta_member_0 = countif(isnotnull(okta_element.displayName) and (tostring(okta_element.displayName) =~ "Okta Verify"))' in equals
+    assert (
+        'okta_member_0 = countif(isnotnull(okta_element.displayName) and (tostring(okta_element.displayName) =~ "Okta Verify"))'
+        in equals
+    )
     assert "| where okta_member_0 > 0\n| project-away okta_member_0" in equals
     if pipeline == "okta_sentinel_legacy":  # a Data Collector API column a workspace may lack
         assert 'target_s = column_ifexists("target_s", "")' in equals
@@ -314,3 +317,9 @@ def test_convert_of_the_rules_folder_succeeds_for_every_target(capsys, target):
     # the SIEM targets leave out only the rules over sigma-okta's risk stream, each with a line
     skipped = [line for line in captured.err.splitlines() if line.startswith("skipped")]
     assert all("risk stream" in line for line in skipped), skipped
+
+
+def test_kql_brackets_element_keys_it_cannot_read_bare():
+    query = kql({"s": {"target.title": "x", "target.a b": "y"}, "condition": "s"})
+    assert "tostring(okta_element['title']) =~ \"x\"" in query and "okta_element['a b']" in query
+    assert analyse([query]) == [[]]
