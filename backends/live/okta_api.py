@@ -17,7 +17,8 @@ the events after the last page it handed over.
   capped exponential backoff and full jitter, without moving the position; a note says so. After
   ``max_bad_pages`` bodies in a row that are not a JSON array the source gives up (LiveSourceError):
   something between us and Okta (a proxy, a captive portal) answers instead of Okta.
-- 401, 403 and other 4xx raise :class:`LiveSourceError` with Okta's ``errorSummary`` and what to fix.
+- 401, 403 and other 4xx raise :class:`LiveSourceError` with Okta's ``errorSummary`` and what to fix;
+  so does a TLS certificate that does not verify (a proxy inspecting TLS: retrying would not help).
 - A next link to another origin than the org is refused: the token is never sent elsewhere.
 
 Time and sleep are injectable (``clock``, ``sleep``, ``jitter``) so tests run without waiting.
@@ -30,6 +31,7 @@ import json
 import os
 import random
 import re
+import ssl
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -208,6 +210,12 @@ class OktaLogSource:
         assert self._next_url is not None
         try:
             response = self._get(self._next_url)
+        except ssl.SSLCertVerificationError as error:
+            self.close()
+            raise LiveSourceError(
+                f"the TLS certificate of {self._origin.netloc} is not trusted ({error.verify_message}): "
+                "behind a proxy that inspects TLS, add its CA to the system's (or SSL_CERT_FILE)"
+            ) from None
         except (OSError, http.client.HTTPException) as error:
             self.close()  # the connection is in an unknown state: the next request opens another
             return self._retry_later(f"{type(error).__name__}: {error}")
@@ -290,7 +298,7 @@ class OktaLogSource:
     def _retry_later(self, why: str) -> LiveBatch:
         """Back off (capped, exponential, full jitter) and say why; the position does not move."""
         self._failures += 1
-        ceiling = min(self._max_backoff, _BACKOFF_BASE * 2 ** (self._failures - 1))
+        ceiling = min(self._max_backoff, _BACKOFF_BASE * 2 ** min(self._failures - 1, 30))
         delay = ceiling * self._jitter()
         self._not_before = self._clock() + delay
         return self._batch([], 0, f"{why}: retry {self._failures} in {delay:.1f}s")

@@ -47,6 +47,7 @@ import argparse
 import base64
 import json
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -111,6 +112,7 @@ class FakeOkta:
         token_lifetime: float = 3600.0,
         require_dpop: bool = False,
         drop_connections: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.page_size = page_size
         self.oauth_clients = dict(oauth_clients or {})  # client id -> PEM public key
@@ -134,13 +136,17 @@ class FakeOkta:
         self._window_count = 0
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
+        self._scheme = "http"
+        if tls is not None:  # HTTPS with the test's certificate, as Okta is only reached over TLS
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread: threading.Thread | None = None
         self.append(events)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     # -- controls ---------------------------------------------------------------------------------
 

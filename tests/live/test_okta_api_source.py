@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -415,3 +416,58 @@ def _links(headers: dict[str, list[str]]) -> list[tuple[str, str]]:
         target, _, rel = value.partition(">; rel=")
         found.append((target.lstrip("<"), rel.strip('"')))
     return found
+
+
+def test_https_verifies_the_certificate_and_trusts_a_ca_given_in_ssl_cert_file(tmp_path, monkeypatch):
+    pytest.importorskip("cryptography")
+    certificate, key = _self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    clock = FakeClock()
+    with FakeOkta(_events(0, 1), tls=context, clock=clock) as okta:
+        assert okta.url.startswith("https://127.0.0.1:")
+        untrusted = _source(okta, clock)
+        untrusted.open(None)
+        with pytest.raises(LiveSourceError, match=r"TLS certificate of 127\.0\.0\.1:\d+ is not trusted"):
+            untrusted.poll(1.0)
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificate))  # what the error message suggests
+        trusted = _source(okta, clock)
+        trusted.open(None)
+        assert len(trusted.poll(1.0).lines) == 1
+        trusted.close()
+
+
+def _self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake okta")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_path, key_path = folder / "cert.pem", folder / "key.pem"
+    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return certificate_path, key_path
