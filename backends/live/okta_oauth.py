@@ -18,6 +18,7 @@ this credential is used. RSA keys sign with RS256, EC keys with ES256/384/512 by
 from __future__ import annotations
 
 import os
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -122,6 +123,11 @@ class OAuthClientCredentials:
                 raise TokenRequestFailed(f"token endpoint: {error.code} {_oauth_error(body)}") from None
             raise LiveSourceError(self._refusal(error.code, body)) from None
         except (urllib.error.URLError, OSError) as error:
+            if isinstance(getattr(error, "reason", error), ssl.SSLCertVerificationError):
+                raise LiveSourceError(
+                    f"the TLS certificate of {self.token_url} is not trusted ({error}): behind a proxy "
+                    "that inspects TLS, add its CA to the system's (or SSL_CERT_FILE)"
+                ) from None
             raise TokenRequestFailed(f"token endpoint: {error}") from None
         try:
             answer_json = orjson.loads(body)

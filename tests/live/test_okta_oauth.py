@@ -3,6 +3,8 @@ obtained, sent as Bearer, renewed before it expires and when the API refuses it;
 
 from __future__ import annotations
 
+import ssl
+
 import orjson
 import pytest
 
@@ -11,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from live.fake_okta import FakeOkta
-from live.test_okta_api_source import FakeClock, _events
+from live.test_okta_api_source import FakeClock, _events, _self_signed_certificate
 from sigma.backends.okta.live.okta_api import OktaLogSource, authorization_from_environment
 from sigma.backends.okta.live.okta_oauth import OAuthClientCredentials
 from sigma.backends.okta.live.source import LiveSourceError
@@ -118,3 +120,15 @@ def test_the_app_and_its_key_come_from_the_environment(tmp_path, rsa_keys):
         authorization_from_environment(environ={"OKTA_CLIENT_ID": CLIENT})
     with pytest.raises(LiveSourceError, match="not an unencrypted PEM key"):
         OAuthClientCredentials(CLIENT, b"-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
+
+
+def test_an_untrusted_token_endpoint_certificate_stops_with_the_ca_hint(tmp_path, rsa_keys):
+    private, public = rsa_keys
+    certificate, key = _self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    clock = FakeClock()
+    with FakeOkta(oauth_clients={CLIENT: public}, tls=context, clock=clock) as okta:
+        source = _source(okta, clock, OAuthClientCredentials(CLIENT, private, clock=clock))
+        with pytest.raises(LiveSourceError, match=r"TLS certificate of https://.*/oauth2/v1/token is not"):
+            source.poll(1.0)
