@@ -604,8 +604,12 @@ class _AggregateKql:
         self.collapse_columns = [row for row in plan.row_fields if not row.group_by]
 
     def render(self) -> str:
+        # the any-element counts before the selection only where it reads them, else on its events only
+        members = self.backend._members
+        early = members.read_by(self.plan.rule_conditions)
         stages = [
             *self.select(),
+            *([] if early else members.stages()),
             *self.collapse(),
             *self.flag_filters(),
             self.aggregate(),
@@ -616,8 +620,8 @@ class _AggregateKql:
         self.check_names()
         helpers = [HELPER_FUNCTIONS[name] for name in sorted(self.dialect.helpers_used)]
         optional = self.backend.optional_columns_stage()  # after the stages: they name the columns read
-        members = self.backend._members.stages()  # the any-element counts the rule conditions read
-        return "\n".join([*helpers, self.plan.source or "", *optional, *members, *stages])
+        first = members.stages() if early else []
+        return "\n".join([*helpers, self.plan.source or "", *optional, *first, *stages])
 
     # -- 1. select the events of the referenced rules, one flag per rule ------------------------------
 

@@ -20,6 +20,7 @@ and the backend renders it here:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,11 @@ class KustoMembers:
         self.count += 1
         tests.append((column, predicate))
         return column
+
+    def read_by(self, expressions: list[str]) -> bool:
+        """Whether any of ``expressions`` reads a count column."""
+        read = {name for expression in expressions for name in re.findall(r"\bokta_member_\d+\b", expression)}
+        return not read.isdisjoint(self.columns)
 
     @property
     def columns(self) -> list[str]:

@@ -323,3 +323,23 @@ def test_kql_brackets_element_keys_it_cannot_read_bare():
     query = kql({"s": {"target.title": "x", "target.a b": "y"}, "condition": "s"})
     assert "tostring(okta_element['title']) =~ \"x\"" in query and "okta_element['a b']" in query
     assert analyse([query]) == [[]]
+
+
+def test_kql_expands_only_the_selected_events_unless_the_selection_reads_a_member():
+    pack = load_rules([HERE.parents[1] / "rules"])
+    backend = make_backend(target_named("kusto"), ["okta_sentinel"])
+    names = (
+        "okta_successful_single_factor_authentication",
+        "okta_multiple_failed_requests_to_access_applications",
+    )
+    queries = {rule.name: backend.convert_aggregate(rule) for rule in pack.aggregates if rule.name in names}
+    # only the `where` of okta_verify reads the targets: the expansion follows the selection
+    single_factor = queries["okta_successful_single_factor_authentication"]
+    assert (
+        single_factor.index("| where ")
+        < single_factor.index("| mv-apply")
+        < single_factor.index("filter_0 =")
+    )
+    # the referenced rules test target.type: the selection needs the counts
+    failed = queries["okta_multiple_failed_requests_to_access_applications"]
+    assert failed.index("| mv-apply") < failed.index("| where ")
