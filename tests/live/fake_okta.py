@@ -20,6 +20,11 @@ It behaves as Okta documents, as far as a reader of the log can tell:
   ``okta.logs.read``), issuing ``Bearer`` tokens that expire after ``token_lifetime`` (:meth:`revoke`
   ends one early). It needs PyJWT[crypto]; the rest of the server only the standard library.
 
+Options: ``page_size``, ``tokens`` (accepted; default ``test-token``), ``forbidden``, ``rate_limit`` /
+``rate_window``, ``clock`` (shared with the source under test, so resets and token expiry follow it),
+``oauth_clients`` / ``token_lifetime`` / ``require_dpop``, ``drop_connections`` (close each kept-alive
+connection silently after its answer) and ``tls`` (an ``ssl.SSLContext``: serve HTTPS).
+
 In a test::
 
     with FakeOkta(events, page_size=2, clock=clock) as okta:
