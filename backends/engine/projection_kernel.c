@@ -34,7 +34,8 @@
 #define MAX_DEPTH 64
 #define MAX_ENTRIES 64 /* per object of the shape: one bit each in the duplicate mask */
 #define CACHE_SLOTS 4096
-#define CACHE_RAW 64
+#define CACHE_RAW 192
+#define CACHE_TRIAL 4096 /* lookups after which a key whose values rarely repeat stops using the cache */
 
 enum { WANT_VALUE = 1, WANT_OBJECT = 2, DOTTED = 4 };
 enum { OK = 0, UNSURE = 1, FAILED = 2 }; /* FAILED: a Python exception is set */
@@ -47,6 +48,7 @@ typedef struct {
     PyObject *name; /* the dict key, interned */
     int flags;
     Node *child; /* with WANT_OBJECT */
+    long lookups, hits; /* of its values in the cache: unique values (ids, times) soon bypass it */
 } Entry;
 
 struct Node {
@@ -220,18 +222,37 @@ static int scan_string(Cursor *c, Text *text) {
 #if defined(__SSE2__) && !defined(PROJECTION_KERNEL_SCALAR)
         const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
                       space = _mm_set1_epi8(0x20);
+/* the bytes that end the plain run: '"', '\\', and (signed compare: bytes >= 0x80 are negative) the
+ * controls and every non-ASCII byte, which the byte loop validates */
+#define SPECIAL(v) \
+    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space))
+        if (end - p >= 16) { /* most strings are short keys: look at 16 bytes before trying 64 */
+            int mask = _mm_movemask_epi8(SPECIAL(_mm_loadu_si128((const __m128i *)p)));
+            if (mask) {
+                p += __builtin_ctz(mask);
+                goto special;
+            }
+            p += 16;
+        }
+        while (end - p >= 64) { /* 64 plain bytes per step: most of a line's long texts */
+            __m128i v0 = SPECIAL(_mm_loadu_si128((const __m128i *)p)),
+                    v1 = SPECIAL(_mm_loadu_si128((const __m128i *)(p + 16))),
+                    v2 = SPECIAL(_mm_loadu_si128((const __m128i *)(p + 32))),
+                    v3 = SPECIAL(_mm_loadu_si128((const __m128i *)(p + 48)));
+            if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2, v3))))
+                break;
+            p += 64;
+        }
         while (end - p >= 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)p);
-            /* signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them with the controls */
-            __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                                           _mm_cmplt_epi8(v, space));
-            int mask = _mm_movemask_epi8(special);
+            int mask = _mm_movemask_epi8(SPECIAL(_mm_loadu_si128((const __m128i *)p)));
             if (mask) {
                 p += __builtin_ctz(mask);
                 break;
             }
             p += 16;
         }
+#undef SPECIAL
+    special:
 #endif
         if (p >= end)
             return UNSURE;
@@ -482,13 +503,16 @@ static PyObject *make_text(Kernel *kernel, const Text *text) {
     return PyUnicode_DecodeUTF8((const char *)kernel->scratch, length, "strict");
 }
 
-/* A new reference to the str of a validated string, shared through the cache when short. */
-static PyObject *value_text(Kernel *kernel, const Text *text) {
-    if (text->length > CACHE_RAW)
+/* A new reference to the str of a validated string of entry's, shared through the cache when short
+ * and when the entry's values repeat. */
+static PyObject *value_text(Kernel *kernel, Entry *entry, const Text *text) {
+    if (text->length > CACHE_RAW || (entry->lookups >= CACHE_TRIAL && entry->hits < entry->lookups / 8))
         return make_text(kernel, text);
+    entry->lookups += entry->lookups < CACHE_TRIAL;
     uint64_t hash = hash_bytes(text->start, text->length);
     CacheSlot *slot = &kernel->cache[hash & (CACHE_SLOTS - 1)];
     if (slot->length == text->length && slot->hash == hash && memcmp(slot->raw, text->start, text->length) == 0) {
+        entry->hits += entry->lookups < CACHE_TRIAL;
         Py_INCREF(slot->text);
         return slot->text;
     }
@@ -515,10 +539,20 @@ static inline Entry *find_entry(const Node *node, const Text *key) {
 
 static int project_object(Cursor *c, const Node *node, int depth, PyObject **out);
 
+/* A dict of strings, None and such dicts cannot be part of a reference cycle: it leaves the cyclic
+ * GC's lists, as CPython's own collector would untrack it (and as CPython tracks it again when a
+ * container is stored in it later). A chunk's thousands of events would otherwise be traversed by
+ * every collection while the chunk's list of results grows. */
+static inline PyObject *untrack(PyObject *dict, int atomic) {
+    if (atomic && PyObject_GC_IsTracked(dict))
+        PyObject_GC_UnTrack(dict);
+    return dict;
+}
+
 /* The array at c->p (which is '[') on a wanted key, into *out (a new list), as msgspec's shape takes
  * it: a list of strings or nulls for a wanted value, a list of objects (Okta's `target`) for a wanted
  * object. Any other element: unsure. */
-static int project_array(Cursor *c, const Entry *entry, int depth, PyObject **out) {
+static int project_array(Cursor *c, Entry *entry, int depth, PyObject **out) {
     if (depth > MAX_DEPTH)
         return UNSURE;
     PyObject *result = PyList_New(0);
@@ -543,7 +577,7 @@ static int project_array(Cursor *c, const Entry *entry, int depth, PyObject **ou
             Text text;
             if (scan_string(c, &text) != OK)
                 goto unsure;
-            if ((item = value_text(c->kernel, &text)) == NULL)
+            if ((item = value_text(c->kernel, entry, &text)) == NULL)
                 goto failed;
         } else if (entry->flags == WANT_VALUE && *c->p == 'n') {
             if (scan_literal(c, "null", 4) != OK)
@@ -590,11 +624,12 @@ static int project_object(Cursor *c, const Node *node, int depth, PyObject **out
         return FAILED;
     uint64_t seen = 0;
     int status = UNSURE;
+    int atomic = 1; /* only str, None and untracked dicts inside (see untrack) */
     c->p++;
     skip_space(c);
     if (c->p < c->end && *c->p == '}') {
         c->p++;
-        *out = result;
+        *out = untrack(result, atomic);
         return OK;
     }
     for (;;) {
@@ -629,14 +664,16 @@ static int project_object(Cursor *c, const Node *node, int depth, PyObject **out
                 Text text;
                 if (scan_string(c, &text) != OK)
                     goto unsure;
-                if ((value = value_text(c->kernel, &text)) == NULL)
+                if ((value = value_text(c->kernel, entry, &text)) == NULL)
                     goto failed;
             } else if (first == '{' && entry->flags == WANT_OBJECT) {
                 if ((status = project_object(c, entry->child, depth + 1, &value)) != OK)
                     goto done;
+                atomic &= !PyObject_GC_IsTracked(value);
             } else if (first == '[') {
                 if ((status = project_array(c, entry, depth + 1, &value)) != OK)
                     goto done;
+                atomic = 0;
             } else {
                 goto unsure; /* a number, boolean, array, or a value that does not fit the shape */
             }
@@ -655,7 +692,7 @@ static int project_object(Cursor *c, const Node *node, int depth, PyObject **out
         }
         if (*c->p == '}') {
             c->p++;
-            *out = result;
+            *out = untrack(result, atomic);
             return OK;
         }
         goto unsure;
@@ -694,74 +731,95 @@ static PyObject *project_line(Kernel *kernel, const unsigned char *start, const 
 
 /* --- the type -------------------------------------------------------------------------------- */
 
-static PyObject *append_line(PyObject *results, Kernel *kernel, const unsigned char *data, Py_ssize_t start,
-                             Py_ssize_t end) {
-    PyObject *event = project_line(kernel, data + start, data + end);
+/* The iterator scan() returns: one line projected per step, so that each event is used (and freed)
+ * while its memory is still in the cache, rather than a chunk's thousands of events built first. */
+typedef struct {
+    PyObject_HEAD
+    Kernel *kernel;
+    Py_buffer buffer;
+    PyObject *spans;     /* an iterator of (start, end), or NULL: every line */
+    Py_ssize_t position; /* every line: where the next one starts */
+} Lines;
+
+static PyTypeObject LinesType;
+
+static PyObject *Lines_next(Lines *self) {
+    const unsigned char *data = self->buffer.buf;
+    Py_ssize_t size = self->buffer.len, start, end;
+    if (self->spans == NULL) {
+        start = self->position;
+        if (start >= size)
+            return NULL;
+        const unsigned char *newline = memchr(data + start, '\n', size - start);
+        end = newline ? newline - data : size;
+        self->position = end + 1;
+    } else {
+        PyObject *span = PyIter_Next(self->spans);
+        if (span == NULL)
+            return NULL; /* the end, or the iterator's exception */
+        int parsed = PyArg_ParseTuple(span, "nn;a span is (start, end)", &start, &end);
+        Py_DECREF(span);
+        if (!parsed)
+            return NULL;
+        if (start < 0 || end < start || end > size) {
+            PyErr_Format(PyExc_ValueError, "span (%zd, %zd) is outside the %zd bytes", start, end, size);
+            return NULL;
+        }
+    }
+    PyObject *event = project_line(self->kernel, data + start, data + end);
     if (event == NULL)
         return NULL;
     PyObject *row = Py_BuildValue("(nnN)", start, end, event);
-    if (row == NULL)
-        return NULL;
-    int failed = PyList_Append(results, row);
-    Py_DECREF(row);
-    return failed ? NULL : results;
+    if (row != NULL && !PyObject_GC_IsTracked(event) && PyObject_GC_IsTracked(row))
+        PyObject_GC_UnTrack(row); /* ints and an untracked dict (or None): no cycle through it */
+    return row;
 }
 
+static void Lines_dealloc(Lines *self) {
+    if (self->buffer.obj != NULL)
+        PyBuffer_Release(&self->buffer);
+    Py_XDECREF(self->spans);
+    Py_XDECREF(self->kernel);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject LinesType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sigma.backends.okta.engine._projection_kernel.Lines",
+    .tp_basicsize = sizeof(Lines),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The lines of one scan() call, projected one per step.",
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)Lines_next,
+    .tp_dealloc = (destructor)Lines_dealloc,
+};
+
 PyDoc_STRVAR(scan_doc,
-             "scan(data, spans=None) -> list of (start, end, event or None)\n\n"
+             "scan(data, spans=None) -> iterator of (start, end, event or None)\n\n"
              "Project every line of data (spans None: lines end at b'\\n', the last one may not) or the\n"
              "given (start, end) spans, end excluding the newline. event is the projected dict, or None\n"
              "when the kernel is not sure of the line (then decode it the Python way).");
 
 static PyObject *Kernel_scan(Kernel *self, PyObject *args) {
-    Py_buffer buffer;
-    PyObject *spans = Py_None;
-    if (!PyArg_ParseTuple(args, "y*|O:scan", &buffer, &spans))
+    PyObject *data, *spans = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O:scan", &data, &spans))
         return NULL;
-    const unsigned char *data = buffer.buf;
-    Py_ssize_t size = buffer.len;
-    PyObject *results = PyList_New(0);
-    if (results == NULL)
-        goto failed;
-    if (spans == Py_None) {
-        Py_ssize_t start = 0;
-        while (start < size) {
-            const unsigned char *newline = memchr(data + start, '\n', size - start);
-            Py_ssize_t end = newline ? newline - data : size;
-            if (append_line(results, self, data, start, end) == NULL)
-                goto failed;
-            start = end + 1;
-        }
-    } else {
-        PyObject *iterator = PyObject_GetIter(spans);
-        if (iterator == NULL)
-            goto failed;
-        PyObject *span;
-        while ((span = PyIter_Next(iterator)) != NULL) {
-            Py_ssize_t start, end;
-            int parsed = PyArg_ParseTuple(span, "nn;a span is (start, end)", &start, &end);
-            Py_DECREF(span);
-            if (!parsed || start < 0 || end < start || end > size) {
-                if (parsed)
-                    PyErr_Format(PyExc_ValueError, "span (%zd, %zd) is outside the %zd bytes", start, end, size);
-                Py_DECREF(iterator);
-                goto failed;
-            }
-            if (append_line(results, self, data, start, end) == NULL) {
-                Py_DECREF(iterator);
-                goto failed;
-            }
-        }
-        Py_DECREF(iterator);
-        if (PyErr_Occurred())
-            goto failed;
+    Lines *lines = PyObject_New(Lines, &LinesType);
+    if (lines == NULL)
+        return NULL;
+    lines->kernel = (Kernel *)Py_NewRef(self);
+    lines->spans = NULL;
+    lines->position = 0;
+    lines->buffer.obj = NULL;
+    if (PyObject_GetBuffer(data, &lines->buffer, PyBUF_SIMPLE) < 0) {
+        lines->buffer.obj = NULL;
+        Py_DECREF(lines);
+        return NULL;
     }
-    PyBuffer_Release(&buffer);
-    return results;
-failed:
-    Py_XDECREF(results);
-    PyBuffer_Release(&buffer);
-    return NULL;
+    if (spans != Py_None && (lines->spans = PyObject_GetIter(spans)) == NULL) {
+        Py_DECREF(lines);
+        return NULL;
+    }
+    return (PyObject *)lines;
 }
 
 static PyObject *Kernel_stats(Kernel *self, PyObject *Py_UNUSED(ignored)) {
@@ -801,6 +859,113 @@ static void Kernel_dealloc(Kernel *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* --- event time ------------------------------------------------------------------------------ */
+
+/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t year, int64_t month, int64_t day) {
+    year -= month <= 2;
+    int64_t era = (year >= 0 ? year : year - 399) / 400;
+    int64_t year_of_era = year - era * 400;
+    int64_t day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    return era * 146097 + day_of_era - 719468;
+}
+
+/* Epoch microseconds of Okta's own form, YYYY-MM-DDTHH:MM:SS.mmmZ, or -1 for anything else (which
+ * timestamps.py then reads, with every other form it accepts and its verdicts). */
+static int64_t okta_time(const unsigned char *t, Py_ssize_t length) {
+    static const char form[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (length != 24)
+        return -1;
+    for (int i = 0; i < 24; i++) {
+        if (form[i] == 'd' ? (t[i] < '0' || t[i] > '9') : t[i] != (unsigned char)form[i])
+            return -1;
+    }
+#define DIGITS2(i) ((t[i] - '0') * 10 + (t[(i) + 1] - '0'))
+    int64_t year = DIGITS2(0) * 100 + DIGITS2(2), month = DIGITS2(5), day = DIGITS2(8);
+    int64_t hour = DIGITS2(11), minute = DIGITS2(14), second = DIGITS2(17);
+    int64_t millis = DIGITS2(20) * 10 + (t[22] - '0');
+#undef DIGITS2
+    static const int month_days[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (year < 1 || month < 1 || month > 12 || day < 1 || day > month_days[month] || hour > 23 ||
+        minute > 59 || second > 59)
+        return -1;
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (month == 2 && day == 29 && !leap)
+        return -1;
+    int64_t seconds = ((days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60 + second;
+    return seconds * 1000000 + millis * 1000;
+}
+
+/* A callable getter: event -> epoch microseconds of event[key] in Okta's form, else fallback(event). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *key;
+    PyObject *fallback;
+} TimeGetter;
+
+static PyObject *TimeGetter_call(TimeGetter *self, PyObject *args, PyObject *kwargs) {
+    PyObject *event;
+    if (kwargs != NULL || !PyArg_UnpackTuple(args, "time", 1, 1, &event))
+        return PyErr_Format(PyExc_TypeError, "a time getter takes one event");
+    if (PyDict_CheckExact(event)) {
+        PyObject *value = PyDict_GetItemWithError(event, self->key); /* borrowed */
+        if (value == NULL && PyErr_Occurred())
+            return NULL;
+        if (value != NULL && PyUnicode_CheckExact(value) && PyUnicode_IS_COMPACT_ASCII(value)) {
+            int64_t micros = okta_time((const unsigned char *)PyUnicode_DATA(value), PyUnicode_GET_LENGTH(value));
+            if (micros != -1) /* a real time is a whole number of milliseconds: never -1 */
+                return PyLong_FromLongLong(micros);
+        }
+    }
+    return PyObject_CallOneArg(self->fallback, event);
+}
+
+static int TimeGetter_init(TimeGetter *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"key", "fallback", NULL};
+    PyObject *key, *fallback;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "UO:TimeGetter", keywords, &key, &fallback))
+        return -1;
+    Py_XSETREF(self->key, Py_NewRef(key));
+    Py_XSETREF(self->fallback, Py_NewRef(fallback));
+    return 0;
+}
+
+static void TimeGetter_dealloc(TimeGetter *self) {
+    Py_XDECREF(self->key);
+    Py_XDECREF(self->fallback);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject TimeGetterType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sigma.backends.okta.engine._projection_kernel.TimeGetter",
+    .tp_basicsize = sizeof(TimeGetter),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "TimeGetter(key, fallback): event -> epoch microseconds of event[key] in Okta's form\n"
+              "(YYYY-MM-DDTHH:MM:SS.mmmZ), else fallback(event).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)TimeGetter_init,
+    .tp_call = (ternaryfunc)TimeGetter_call,
+    .tp_dealloc = (destructor)TimeGetter_dealloc,
+};
+
+static PyObject *parse_okta_time(PyObject *Py_UNUSED(module), PyObject *text) {
+    if (!PyUnicode_Check(text))
+        return PyErr_Format(PyExc_TypeError, "okta_time takes a str");
+    if (!PyUnicode_IS_COMPACT_ASCII(text))
+        Py_RETURN_NONE;
+    int64_t micros = okta_time((const unsigned char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text));
+    if (micros == -1)
+        Py_RETURN_NONE;
+    return PyLong_FromLongLong(micros);
+}
+
+static PyMethodDef module_functions[] = {
+    {"okta_time", parse_okta_time, METH_O,
+     "okta_time(text) -> epoch microseconds of YYYY-MM-DDTHH:MM:SS.mmmZ, or None for any other text."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyMethodDef Kernel_methods[] = {
     {"scan", (PyCFunction)Kernel_scan, METH_VARARGS, scan_doc},
     {"stats", (PyCFunction)Kernel_stats, METH_NOARGS, "Lines projected and lines handed back, so far."},
@@ -823,10 +988,11 @@ static struct PyModuleDef kernel_module = {
     .m_name = "_projection_kernel",
     .m_doc = "The native projection kernel (see backends/engine/native_projection.py).",
     .m_size = -1,
+    .m_methods = module_functions,
 };
 
 PyMODINIT_FUNC PyInit__projection_kernel(void) {
-    if (PyType_Ready(&KernelType) < 0)
+    if (PyType_Ready(&KernelType) < 0 || PyType_Ready(&LinesType) < 0 || PyType_Ready(&TimeGetterType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&kernel_module);
     if (module == NULL)
@@ -835,7 +1001,8 @@ PyMODINIT_FUNC PyInit__projection_kernel(void) {
         PyModule_AddIntConstant(module, "WANT_OBJECT", WANT_OBJECT) < 0 ||
         PyModule_AddIntConstant(module, "DOTTED", DOTTED) < 0 ||
         PyModule_AddIntConstant(module, "MAX_DEPTH", MAX_DEPTH) < 0 ||
-        PyModule_AddObjectRef(module, "Kernel", (PyObject *)&KernelType) < 0) {
+        PyModule_AddObjectRef(module, "Kernel", (PyObject *)&KernelType) < 0 ||
+        PyModule_AddObjectRef(module, "TimeGetter", (PyObject *)&TimeGetterType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

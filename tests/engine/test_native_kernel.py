@@ -81,7 +81,7 @@ def _typed(rules: CompiledRules, line: bytes) -> dict | None:
 def assert_kernel_agrees(data: bytes) -> list[tuple[int, int, dict | None]]:
     """Every line the kernel projects is one the Python path decodes to the very same dict."""
     rules = _rules()
-    results = rules.native.scan(data)
+    results = list(rules.native.scan(data))
     for start, end, event in results:
         if event is None:
             continue
@@ -92,7 +92,7 @@ def assert_kernel_agrees(data: bytes) -> list[tuple[int, int, dict | None]]:
         whole, reason = decode_line(line)
         assert reason is None and type(whole) is dict, f"orjson does not take as it is: {line[:300]!r}"
     # the prefilter's candidate spans give the same answers as splitting every line
-    assert rules.native.scan(data, [(start, end) for start, end, _ in results]) == results
+    assert list(rules.native.scan(data, [(start, end) for start, end, _ in results])) == results
     return results
 
 
@@ -206,9 +206,9 @@ def test_a_wanted_value_is_one_shared_str_per_distinct_text():
 def test_spans_outside_the_data_are_refused():
     rules = _rules()
     with pytest.raises(ValueError, match="outside"):
-        rules.native.scan(b"{}", [(0, 3)])
+        list(rules.native.scan(b"{}", [(0, 3)]))
     with pytest.raises(TypeError):
-        rules.native.scan(b"{}", [(0,)])
+        list(rules.native.scan(b"{}", [(0,)]))
 
 
 _scalars = st.one_of(
@@ -267,6 +267,57 @@ def _mutated(draw) -> bytes:
 @given(line=_mutated())
 def test_byte_mutations_of_real_lines(line):
     assert_kernel_agrees(line)
+
+
+# --- event time -----------------------------------------------------------------------------------
+
+
+def _okta_like_times() -> st.SearchStrategy[str]:
+    """Okta's form with each part drawn near and past its limits, and the text then maybe damaged."""
+    parts = st.tuples(
+        st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25), st.integers(0, 61),
+        st.integers(0, 61), st.integers(0, 999),
+    )  # fmt: skip
+    text = parts.map(lambda p: "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z".format(*p))
+    damaged = st.tuples(text, st.integers(0, 23), st.sampled_from("0Zz t.:-+é\x00")).map(
+        lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + 1 :]
+    )
+    return st.one_of(text, damaged, st.text(max_size=30))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(text=_okta_like_times())
+def test_the_kernels_time_is_the_python_time(text):
+    from sigma.backends.okta.engine import native_projection
+    from sigma.backends.okta.engine.timestamps import compile_time_getter, parse_time
+
+    micros = native_projection._kernel.okta_time(text)
+    if micros is not None:
+        assert micros == parse_time(text)
+    python = compile_time_getter("published")
+    native = native_projection.native_time_getter("published", python)
+    assert native is not python
+    for event in ({"published": text}, {"published": None}, {}, {"published": [text]}):
+        assert native(event) == python(event)
+
+
+def test_the_kernel_reads_okta_times_itself():
+    from sigma.backends.okta.engine import native_projection
+
+    okta_time = native_projection._kernel.okta_time
+    assert okta_time("2024-02-29T23:59:59.999Z") == 1709251199999000
+    assert okta_time("0001-01-01T00:00:00.000Z") < 0
+    for other in (
+        "2023-02-29T00:00:00.000Z",
+        "2024-03-01T12:34:56Z",
+        "2024-03-01 12:34:56.789Z",
+        "2017-09-31T00:00:00.000Z",
+    ):
+        assert okta_time(other) is None  # timestamps.py decides
+    called = []
+    getter = native_projection._kernel.TimeGetter("published", lambda event: called.append(event) or 7)
+    assert getter({"published": "2024-03-01T12:34:56.789Z"}) == 1709296496789000 and not called
+    assert getter({"published": "2024-03-01T12:34:56.789+00:00"}) == 7 and called
 
 
 # --- the engine -----------------------------------------------------------------------------------
