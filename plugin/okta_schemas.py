@@ -472,6 +472,7 @@ SENTINEL = OktaSchema(
         "request.": "request.ipChain is an array inside the dynamic column Request",
     },
     boolean_fields=frozenset({"securityContext.isProxy"}),
+    # the DCR's transformKql keeps both lists whole: `OriginalTarget = target`, `Request = request`
     lists={
         "target": StoredList("OriginalTarget", "dynamic"),
         "request.ipChain": StoredList("Request.ipChain", "dynamic"),
@@ -567,6 +568,7 @@ SENTINEL_LEGACY = OktaSchema(
         ),
     },
     boolean_fields=frozenset({"securityContext.isProxy"}),
+    # the Data Collector API writes an array as the JSON text of a string column (target_s, in the export)
     lists={
         "target": StoredList("target_s", "json_text"),
         "request.ipChain": StoredList("request_ipChain_s", "json_text"),
