@@ -14,7 +14,7 @@ DEMO   := demo
 FILELIST := $(VENV)/.package-files
 $(shell mkdir -p $(VENV) && find plugin backends rules -type f \( -name '*.py' -o -name '*.yml' -o -name '*.yaml' -o -name '*.json' \) 2>/dev/null | LC_ALL=C sort > $(FILELIST).new && (cmp -s $(FILELIST).new $(FILELIST) || mv $(FILELIST).new $(FILELIST)); rm -f $(FILELIST).new)
 
-.PHONY: install tools demo test lint bench clean
+.PHONY: install tools demo test lint bench clean asan fuzz
 
 install: $(VENV)/.installed
 
@@ -71,6 +71,17 @@ test: lint tools
 bench: install
 	$(BIN)/python -m pytest benchmarks -q --benchmark-enable --benchmark-columns=min,median,mean,ops,rounds
 	$(BIN)/python benchmarks/engine_vs_duckdb.py
+
+# The native kernel's differential tests on a build with AddressSanitizer and UBSan (SSE2 and scalar).
+asan: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/engine/test_native_kernel.py -k sanitizers
+
+# The native kernel's entry point under atheris for FUZZ_SECONDS, from generated Okta lines.
+FUZZ_SECONDS ?= 30
+fuzz: install
+	$(BIN)/python tests/engine/fuzz_native_kernel.py --seed-corpus build/fuzz-seeds
+	@mkdir -p build/fuzz-corpus
+	$(BIN)/python tests/engine/fuzz_native_kernel.py -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz-corpus build/fuzz-seeds
 
 clean:
 	rm -rf $(VENV) build $(DEMO) .pytest_cache .ruff_cache .benchmarks .hypothesis

@@ -452,7 +452,7 @@ def test_differential_cases_under_address_and_undefined_behaviour_sanitizers(tmp
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
         "sys.modules[name] = module\n"
         "import pytest\n"
-        f"code = pytest.main(['-q', '-p', 'no:cacheprovider', {__file__!r}, '-k', 'not whole_run and not sanitizers'])\n"
+        f"code = pytest.main(['-q', '-p', 'no:cacheprovider', {__file__!r}, '-k', 'not whole_run and not sanitizers and not fuzzing'])\n"
         "from sigma.backends.okta.engine import native_projection\n"
         f"assert native_projection._kernel.__file__ == {str(target)!r}\n"
         "sys.exit(code)\n"
@@ -470,6 +470,21 @@ def test_differential_cases_under_address_and_undefined_behaviour_sanitizers(tmp
     )
     assert result.returncode == 0, (result.stdout[-4000:], result.stderr[-4000:])
     assert " passed" in result.stdout and "ERROR: AddressSanitizer" not in result.stderr
+
+
+def test_a_short_fuzzing_run_finds_nothing(tmp_path):
+    pytest.importorskip("atheris", reason="atheris (the dev extra) is not installed")
+    harness = Path(__file__).with_name("fuzz_native_kernel.py")
+    seeds = tmp_path / "seeds"
+    subprocess.run([sys.executable, str(harness), "--seed-corpus", str(seeds)], check=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(harness), "-max_total_time=5", "-max_len=8192", str(seeds)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Done " in result.stderr
 
 
 def test_the_kernel_hands_back_what_orjson_refuses_or_changes():
