@@ -11,19 +11,26 @@ them. The exchange has two steps::
     worker -> parent   alerts of the groups only it holds, and the state of the shared ones
 
 Shipping whole states instead costs more than reading the file: unpickling millions of small
-objects is single-threaded.
+objects is single-threaded. For the same reason alerts travel as their JSON lines with their sort keys
+(:func:`~.alerts.ship`), which the parent merges and writes as they came.
+
+The cyclic garbage collector is paused while a process reads and evaluates (:func:`collector_paused`):
+the hot path makes no reference cycles, and each collection would walk the whole correlation state.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from operator import itemgetter
 from typing import Any
 
-from .alerts import Alert, CorrelationAlert
+from .alerts import Alert, CorrelationAlert, Shipped, ship, unship
 from .correlation import Store, merge_stores
 from .input_report import InputReport
 from .sources import Source
@@ -32,6 +39,28 @@ Task = tuple[Source, int, int | None]
 GroupKeys = list[set[tuple[int, tuple[str, ...]]]]  # per plan: (window, group) keys
 
 _RULES: Any = None  # the parent's CompiledRules, inherited by the forked workers (never pickled)
+SortKey = tuple  # (window start, order without the window): the order alerts are emitted in
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: what exists is frozen (moved out of the generations the
+    collector walks, which also keeps forked workers from touching, and so copying, the parent's
+    pages) and collection is disabled; both are restored after. Reference counting still frees
+    everything the hot path drops; cycles made meanwhile wait for the next collection."""
+    enabled = gc.isenabled()
+    gc.disable()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+def sort_key(alert: CorrelationAlert) -> SortKey:
+    return alert.window_start_us, alert.order[1:]
 
 
 @dataclass
@@ -39,7 +68,7 @@ class WorkerReport:
     """A worker's first answer: what it holds and what it saw."""
 
     keys: GroupKeys
-    matches: list[tuple[int, list[Alert]]]  # per task index, in input order
+    matches: list[tuple[int, list[Shipped | Alert]]]  # per task index, in input order
     report: InputReport
     events_matched: int
 
@@ -48,7 +77,7 @@ class WorkerReport:
 class WorkerResult:
     """A worker's second answer: alerts of the groups only it held, and the states of shared groups."""
 
-    alerts: list[CorrelationAlert]
+    alerts: list[tuple[SortKey, Shipped | Alert]]
     shared: list[Store]
 
 
@@ -106,10 +135,12 @@ def run_parallel(
             process.join()
         _RULES = None
 
-    matches = sorted((task, alerts) for answer in first for task, alerts in answer.matches)
+    matches = sorted(
+        ((task, alerts) for answer in first for task, alerts in answer.matches), key=itemgetter(0)
+    )
     for _, task_matches in matches:
         for alert in task_matches:
-            emit(alert)
+            emit(unship(alert))
     for answer in first:
         report.merge(answer.report)
 
@@ -119,10 +150,10 @@ def run_parallel(
     for result in second:
         for mine, theirs in zip(merged.stores, result.shared, strict=True):
             merge_stores(mine, theirs)
-    alerts = [alert for result in second for alert in result.alerts]
-    alerts.extend(merged.complete())
-    alerts.sort(key=lambda alert: (alert.window_start_us, alert.order[1:]))
-    for alert in alerts:
+    alerts = [(key, unship(alert)) for result in second for key, alert in result.alerts]
+    alerts.extend((sort_key(alert), alert) for alert in merged.complete())
+    alerts.sort(key=itemgetter(0))  # stable: the order of a single reader's sort
+    for _, alert in alerts:
         emit(alert)
     return sum(answer.events_matched for answer in first)
 
@@ -142,39 +173,46 @@ PROGRESS_INTERVAL = 0.25  # seconds
 def _worker(
     connection: Connection, share: list[tuple[int, Task]], report: InputReport, bytes_read: Any, slot: int
 ) -> None:
-    from .runner import Scan
-
     def publish(count: int) -> None:
         bytes_read[slot] = count
 
     try:
-        by_task: dict[int, list[Alert]] = {}
-        current: list[Alert] = []
-        scan = Scan(_RULES, report, lambda alert: current.append(alert))
-        scan.progress = publish
-        for index, (source, start, end) in share:
-            current = by_task.setdefault(index, [])
-            scan.emit = current.append
-            scan.read(source, start, end)
-        keys = [
-            {(window, group) for window, groups in store.items() for group in groups} for store in scan.stores
-        ]
-        connection.send(WorkerReport(keys, list(by_task.items()), scan.report, scan.events_matched))
-        shared: GroupKeys = connection.recv()
-        shared_states: list[Store] = []
-        for plan_index, store in enumerate(scan.stores):
-            mine: Store = {}
-            for key in shared[plan_index]:
-                window, group = key
-                state = store.get(window, {}).pop(group, None)
-                if state is not None:
-                    mine.setdefault(window, {})[group] = state
-            shared_states.append(mine)
-        connection.send(WorkerResult(scan.complete(), shared_states))
+        with collector_paused():
+            _work(connection, share, report, publish)
     except BaseException:
         connection.send(_WorkerFailure(traceback.format_exc()))
     finally:
         connection.close()
+
+
+def _work(
+    connection: Connection, share: list[tuple[int, Task]], report: InputReport, publish: Callable[[int], None]
+) -> None:
+    from .runner import Scan
+
+    by_task: dict[int, list[Shipped | Alert]] = {}
+    scan = Scan(_RULES, report, lambda alert: None)
+    scan.progress = publish
+    for index, (source, start, end) in share:
+        current = by_task.setdefault(index, [])
+        scan.emit = lambda alert, current=current: current.append(ship(alert))
+        scan.read(source, start, end)
+    keys = [
+        {(window, group) for window, groups in store.items() for group in groups} for store in scan.stores
+    ]
+    connection.send(WorkerReport(keys, list(by_task.items()), scan.report, scan.events_matched))
+    shared: GroupKeys = connection.recv()
+    shared_states: list[Store] = []
+    for plan_index, store in enumerate(scan.stores):
+        mine: Store = {}
+        for key in shared[plan_index]:
+            window, group = key
+            state = store.get(window, {}).pop(group, None)
+            if state is not None:
+                mine.setdefault(window, {})[group] = state
+        shared_states.append(mine)
+    alerts = [(sort_key(alert), ship(alert)) for alert in scan.complete()]
+    connection.send(WorkerResult(alerts, shared_states))
 
 
 @dataclass
