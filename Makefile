@@ -70,7 +70,10 @@ test: lint tools
 
 bench: install
 	$(BIN)/python -m pytest benchmarks -q --benchmark-enable --benchmark-columns=min,median,mean,ops,rounds
+	@echo "== the engine with the native kernel (when built)"
 	$(BIN)/python benchmarks/engine_vs_duckdb.py
+	@echo "== the engine on the pure-Python path (SIGMA_OKTA_NATIVE=0)"
+	SIGMA_OKTA_NATIVE=0 $(BIN)/python benchmarks/engine_vs_duckdb.py
 
 # The native kernel's differential tests on a build with AddressSanitizer and UBSan (SSE2 and scalar).
 asan: install

@@ -393,6 +393,32 @@ def test_whole_run_agrees_on_mutated_files(tmp_path_factory, data):
     assert_engine_agrees(path)
 
 
+def test_without_the_extension_the_python_path_runs_alone(tmp_path):
+    # as after an installation without a C compiler: the module cannot be imported
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(_dataset_lines()) + b"\n")
+    probe = (
+        "import sys\n"
+        "class NoKernel:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.endswith('._projection_kernel'):\n"
+        "            raise ImportError('not built')\n"
+        "sys.meta_path.insert(0, NoKernel())\n"
+        "from sigma.backends.okta.engine import native_projection\n"
+        "from sigma.backends.okta.engine.runner import Engine, EngineOptions\n"
+        "from sigma.backends.okta.engine.sources import expand_sources\n"
+        "from sigma.pipelines.okta.loader import load_bundled\n"
+        "engine = Engine(load_bundled(), EngineOptions(workers=1))\n"
+        "alerts = []\n"
+        f"engine.run(expand_sources([{str(path)!r}]), alerts.append)\n"
+        "print(native_projection.kernel_available(), engine.rules.native, len(alerts))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    expected: list = []
+    Engine(_pack(), EngineOptions(workers=1)).run(expand_sources([str(path)]), expected.append)
+    assert result.stdout.split() == ["False", "None", str(len(expected))]
+
+
 def test_the_switch_turns_the_kernel_off():
     assert _rules(native=True).native is not None
     assert _rules(native=False).native is None
