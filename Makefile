@@ -49,7 +49,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 # The native kernel's C sources too: pip builds it (in place; the editable install links it).
-NATIVE_SOURCES := backends/engine/projection_kernel.c
+NATIVE_SOURCES := backends/engine/projection_kernel.c backends/engine/rule_predicates.c
 $(VENV)/.installed: pyproject.toml $(FILELIST) $(NATIVE_SOURCES) | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]' --config-settings editable_mode=strict
 	@touch $@

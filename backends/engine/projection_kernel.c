@@ -991,6 +991,8 @@ static struct PyModuleDef kernel_module = {
     .m_methods = module_functions,
 };
 
+int add_rule_predicates(PyObject *module); /* rule_predicates.c */
+
 PyMODINIT_FUNC PyInit__projection_kernel(void) {
     if (PyType_Ready(&KernelType) < 0 || PyType_Ready(&LinesType) < 0 || PyType_Ready(&TimeGetterType) < 0)
         return NULL;
@@ -1002,7 +1004,8 @@ PyMODINIT_FUNC PyInit__projection_kernel(void) {
         PyModule_AddIntConstant(module, "DOTTED", DOTTED) < 0 ||
         PyModule_AddIntConstant(module, "MAX_DEPTH", MAX_DEPTH) < 0 ||
         PyModule_AddObjectRef(module, "Kernel", (PyObject *)&KernelType) < 0 ||
-        PyModule_AddObjectRef(module, "TimeGetter", (PyObject *)&TimeGetterType) < 0) {
+        PyModule_AddObjectRef(module, "TimeGetter", (PyObject *)&TimeGetterType) < 0 ||
+        add_rule_predicates(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -7,7 +7,8 @@ give identical alerts and identical bad-input reports. Inputs: generated Okta ev
 escapes), hand-written hard cases, hypothesis-random events and byte-level mutations of real lines.
 
 ``test_differential_cases_under_address_and_undefined_behaviour_sanitizers`` builds the kernel with
-``-fsanitize=address,undefined`` (SSE2 and scalar) and runs the kernel-level tests of this file on it.
+``-fsanitize=address,undefined`` (SSE2 and scalar) and runs the kernel-level tests of this file and
+test_native_rules.py on it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-KERNEL_SOURCE = ROOT / "backends" / "engine" / "projection_kernel.c"
+KERNEL_SOURCES = [
+    ROOT / "backends" / "engine" / name for name in ("projection_kernel.c", "rule_predicates.c")
+]
 UNDER_SANITIZER = "SIGMA_OKTA_KERNEL_UNDER_SANITIZER"
 
 
@@ -461,7 +464,7 @@ def test_differential_cases_under_address_and_undefined_behaviour_sanitizers(tmp
             "-shared",
             "-fPIC",
             f"-I{sysconfig.get_paths()['include']}",
-            str(KERNEL_SOURCE),
+            *map(str, KERNEL_SOURCES),
             "-o",
             str(target),
         ],
@@ -478,7 +481,7 @@ def test_differential_cases_under_address_and_undefined_behaviour_sanitizers(tmp
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
         "sys.modules[name] = module\n"
         "import pytest\n"
-        f"code = pytest.main(['-q', '-p', 'no:cacheprovider', {__file__!r}, '-k', 'not whole_run and not sanitizers and not fuzzing'])\n"
+        f"code = pytest.main(['-q', '-p', 'no:cacheprovider', {__file__!r}, {str(Path(__file__).with_name('test_native_rules.py'))!r}, '-k', 'not whole_run and not sanitizers and not fuzzing'])\n"
         "from sigma.backends.okta.engine import native_projection\n"
         f"assert native_projection._kernel.__file__ == {str(target)!r}\n"
         "sys.exit(code)\n"
