@@ -44,6 +44,7 @@ def test_every_package_module_is_in_the_architecture():
             "backends/targets",
             "backends/engine",
             "backends/generator",
+            "backends/live",
             "backends/cli",
             "backends/detection_tests",
         )
