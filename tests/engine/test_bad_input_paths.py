@@ -307,7 +307,7 @@ def _run(engine: Engine, share: float, path: Path):
     )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=lines_of_an_input)
 def test_counts_and_alerts_do_not_depend_on_the_path(engines, lines):
     with tempfile.TemporaryDirectory() as folder:
