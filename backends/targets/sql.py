@@ -506,7 +506,16 @@ class OktaSqlBackend(TextQueryBackend):
 
     def match_statements(self, rule: SigmaRule) -> list[str]:
         """The statements selecting the events a base rule matches (``convert_rule`` as a list)."""
-        return split_script(self.convert_rule(rule)[0])
+        queries = self.convert_rule(rule)
+        if rule._backreferences and not self.finalize_correlation_subqueries:
+            # pySigma leaves a correlation's input rule unfinalized (its condition only); a rule that is
+            # also run for its own matches needs its whole statement
+            states = rule.get_conversion_states()
+            queries = [
+                self.finalize_query(rule, query, index, states[index], self.default_format)
+                for index, query in enumerate(queries)
+            ]
+        return split_script(queries[0])
 
 
 _ELEMENT_FIELD = "\x00element"  # the field name of one element's text inside `any_element` (by identity)

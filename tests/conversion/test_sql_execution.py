@@ -341,3 +341,22 @@ def test_aggregate_rules_group_missing_values_as_null_unless_told_otherwise(tmp_
             tuple(a["group"].values()) for a in alerts if a["rule_title"] == "Sessions per user"
         ] == expected
         assert differences(alerts, sql_alerts("duckdb", pack, [str(events)])) == []
+
+
+def test_a_correlations_input_rule_run_for_its_own_matches(tmp_path):
+    """A base rule that correlations read is left unfinalized by pySigma (its condition only); run
+    alone (`--rule okta_verify_push_response`) its matches need the whole statement."""
+    from sigma.backends.okta.cli import main
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"uuid": "a1", "published": "2026-03-10T14:00:01.000Z", "eventType": "user.authentication.auth_via_mfa",'
+        ' "outcome": {"result": "FAILURE"}, "debugContext": {"debugData": {"factor": "OKTA_VERIFY_PUSH"}}}\n'
+    )
+    alerts = {}
+    for engine in ("python", "duckdb"):
+        output = tmp_path / f"{engine}.jsonl"
+        run = ["run", "--rule", "okta_verify_push_response", "--events", str(events), "-o", str(output), "-q"]
+        assert main([*run, "--engine", engine]) == 0
+        alerts[engine] = [json.loads(line)["event_id"] for line in output.read_text().splitlines()]
+    assert alerts == {"python": ["a1"], "duckdb": ["a1"]}
