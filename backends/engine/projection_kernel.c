@@ -803,6 +803,8 @@ static PyObject *Kernel_scan(Kernel *self, PyObject *args) {
     PyObject *data, *spans = Py_None;
     if (!PyArg_ParseTuple(args, "O|O:scan", &data, &spans))
         return NULL;
+    if (self->root == NULL || self->cache == NULL)
+        return PyErr_Format(PyExc_ValueError, "the kernel was not initialised with a shape");
     Lines *lines = PyObject_New(Lines, &LinesType);
     if (lines == NULL)
         return NULL;
@@ -908,6 +910,8 @@ static PyObject *TimeGetter_call(TimeGetter *self, PyObject *args, PyObject *kwa
     PyObject *event;
     if (kwargs != NULL || !PyArg_UnpackTuple(args, "time", 1, 1, &event))
         return PyErr_Format(PyExc_TypeError, "a time getter takes one event");
+    if (self->key == NULL || self->fallback == NULL)
+        return PyErr_Format(PyExc_ValueError, "the time getter was not initialised");
     if (PyDict_CheckExact(event)) {
         PyObject *value = PyDict_GetItemWithError(event, self->key); /* borrowed */
         if (value == NULL && PyErr_Occurred())

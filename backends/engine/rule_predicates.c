@@ -353,6 +353,8 @@ static PyObject *RulePredicate_call(RulePredicate *self, PyObject *args, PyObjec
     PyObject *event;
     if (kwargs != NULL || !PyArg_UnpackTuple(args, "predicate", 1, 1, &event))
         return PyErr_Format(PyExc_TypeError, "a rule predicate takes one event");
+    if (self->root == NULL || self->fallback == NULL)
+        return PyErr_Format(PyExc_ValueError, "the rule predicate was not initialised");
     int result = PyDict_CheckExact(event) ? evaluate(self->root, event) : R_UNKNOWN;
     if (result == R_ERROR)
         return NULL;
@@ -362,6 +364,8 @@ static PyObject *RulePredicate_call(RulePredicate *self, PyObject *args, PyObjec
 }
 
 static PyObject *RulePredicate_verdict(RulePredicate *self, PyObject *event) {
+    if (self->root == NULL)
+        return PyErr_Format(PyExc_ValueError, "the rule predicate was not initialised");
     int result = PyDict_CheckExact(event) ? evaluate(self->root, event) : R_UNKNOWN;
     if (result == R_ERROR)
         return NULL;

@@ -214,6 +214,22 @@ def test_spans_outside_the_data_are_refused():
         list(rules.native.scan(b"{}", [(0,)]))
 
 
+def test_objects_not_initialised_refuse_to_work():
+    from sigma.backends.okta.engine import native_projection
+
+    module = native_projection._kernel
+    with pytest.raises(ValueError, match="not initialised"):
+        module.Kernel.__new__(module.Kernel).scan(b"{}")
+    with pytest.raises(ValueError, match="not initialised"):
+        module.TimeGetter.__new__(module.TimeGetter)({})
+    with pytest.raises(ValueError, match="not initialised"):
+        module.RulePredicate.__new__(module.RulePredicate)({})
+    with pytest.raises(ValueError, match="unknown rule program node"):
+        module.RulePredicate(("xor", ()), lambda event: True)
+    with pytest.raises(ValueError, match="lowered ASCII"):
+        module.RulePredicate(("item", ("a",), (), (b"A",), (), (), ()), lambda event: True)
+
+
 _scalars = st.one_of(
     st.none(),
     st.booleans(),
