@@ -290,6 +290,7 @@ def test_the_sql_engines_give_the_python_engines_alerts_with_geoip(tmp_path, dat
     alerts, counts = expected
     # ana and cy sign in from Chicago and Denver (located), bo twice from Chicago; Lisbon is Okta's own
     fired = [alert["group"] for alert in alerts if "window" in alert and alert.get("condition", True)]
+    fired.sort(key=lambda group: group["actor.alternateId"])  # `comparable` orders by the alerts' ids
     assert fired == [{"actor.alternateId": "ana@example.com"}, {"actor.alternateId": "cy@example.com"}]
     assert sum("event" in alert for alert in alerts) == 3 * 4  # Chicago matches: 4 per copy of the input
     # 12 sign-ins per copy, 3 copies: 6 located by the database, 3 private (unresolved), 3 Okta's own
