@@ -54,17 +54,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sigma-okta",
-        description="Okta Verify push-mismatch detection (Splunk ESCU 8085b79b) as Sigma: run it on Okta "
-        "System Log exports, generate realistic test data, validate rule packs.",
+        description="Splunk ESCU's Okta detections as Sigma rules: convert them for Splunk, Elastic, "
+        "Sentinel, DuckDB and Spark, run them on Okta System Log exports or live streams, test them "
+        "against fixtures, generate realistic test data.",
         epilog="Exit codes: 0 done, 1 internal error, 2 usage or rule errors, 3 bad input with --strict, "
         "4 input not found, 5 alerts differ from --truth, 6 a detection test failed.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    parser.add_argument("--version", action="version", version=f"sigma-okta {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked (package metadata costs every other run ~13 ms)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.exit(message=f"sigma-okta {_version()}\n")
 
 
 def _version() -> str:
