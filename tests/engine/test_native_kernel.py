@@ -42,6 +42,8 @@ KERNEL_SOURCES = [
     ROOT / "backends" / "engine" / name for name in ("projection_kernel.c", "rule_predicates.c")
 ]
 UNDER_SANITIZER = "SIGMA_OKTA_KERNEL_UNDER_SANITIZER"
+#: fewer hypothesis examples on the (slow) sanitizer build: it looks for memory errors, not new inputs
+EXAMPLES = 0.25 if os.environ.get(UNDER_SANITIZER) else 1.0
 
 
 @functools.cache
@@ -252,7 +254,7 @@ def _events(depth: int = 3) -> st.SearchStrategy:
     return st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=4), value, max_size=6)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(300 * EXAMPLES), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event=_events(), ascii_only=st.booleans())
 def test_random_events(event, ascii_only):
     assert_kernel_agrees(json.dumps(event, ensure_ascii=ascii_only).encode())
@@ -282,7 +284,7 @@ def _mutated(draw) -> bytes:
     return bytes(line)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(400 * EXAMPLES), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(line=_mutated())
 def test_byte_mutations_of_real_lines(line):
     assert_kernel_agrees(line)
@@ -304,7 +306,7 @@ def _okta_like_times() -> st.SearchStrategy[str]:
     return st.one_of(text, damaged, st.text(max_size=30))
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=int(1500 * EXAMPLES), deadline=None)
 @given(text=_okta_like_times())
 def test_the_kernels_time_is_the_python_time(text):
     from sigma.backends.okta.engine import native_projection

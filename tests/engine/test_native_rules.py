@@ -10,6 +10,7 @@ to an ASCII ``k``), lists, numbers, booleans, null, objects and dotted keys.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import pytest
@@ -156,7 +157,11 @@ def _random_events(draw) -> dict:
     return event
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=500 if os.environ.get("SIGMA_OKTA_KERNEL_UNDER_SANITIZER") else 2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(event=_random_events())
 def test_random_events_get_the_python_answers(event):
     assert_same(event)
