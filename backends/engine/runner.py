@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
@@ -35,14 +34,15 @@ from .documents import iter_document_events
 from .fields import MISSING, compile_field
 from .input_report import EXCERPT_BYTES, InputReport, Reason
 from .matcher import UnsupportedRuleError, compile_rule, rule_fields, string_fields, uses_keywords
-from .parallel import run_parallel
+from .native_projection import native_projection, native_time_getter
+from .native_rules import native_predicates
+from .offence_scope import OffenceScope
+from .parallel import collector_paused, run_parallel
 from .prefilter import LineScanner
-from .prefilter_clauses import necessary_clauses
-from .projection import EventProjection
+from .prefilter_clauses import Clause, necessary_clauses
+from .projection import TYPED_DECODE_ERRORS, EventProjection
 from .sources import Chunk, Source, is_document, iter_chunks, split_ranges
 from .timestamps import MISSING_TIME, compile_time_getter
-
-_TYPED_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
 
 
 @dataclass
@@ -79,7 +79,8 @@ class CompiledRules:
     def __init__(self, pack: RulePack, options: EngineOptions):
         self.options = options
         self.base_rules: list[SigmaRule] = pack.base_rules
-        self.predicates = _compile_every_rule(self.base_rules)
+        # rules of caseless literal tests run in C where the native kernel is built (native_rules.py)
+        self.predicates = native_predicates(self.base_rules, _compile_every_rule(self.base_rules))
         correlations = [*pack.aggregates, *(as_aggregate(rule) for rule in pack.standard_correlations)]
         self.plans = [compile_plan(rule, order, options.id_field) for order, rule in enumerate(correlations)]
         # rules that feed a correlation without `generate: true` give no alerts of their own
@@ -94,13 +95,18 @@ class CompiledRules:
         ]
         self.risks = [_risk_of(rule) for rule in self.base_rules]
         self._plan_locations(options)
+        self.clauses = self._clauses()
         self.scanner = self._scanner(options)
         compared = set().union(
             *(string_fields(rule) for rule in self.base_rules), *(p.string_fields for p in self.plans)
         )
         self.string_paths = [name.split(".") for name in sorted(compared)]
-        self.projection = self._projection(compared)
-        self.time = compile_time_getter(options.time_field)
+        # the typed view of the fields read: decoding through it is an option, judging offences by it is not
+        view = self._projection(compared)
+        self.projection = view if options.projection else None
+        self.offence_scope = OffenceScope(self.clauses, view, strict=options.validate_all)
+        self.native = native_projection(self.projection)  # the C kernel of that projection, when built
+        self.time = native_time_getter(options.time_field, compile_time_getter(options.time_field))
         self.uuid = compile_field(options.id_field)
         self.lateness_us = None if options.allowed_lateness is None else int(options.allowed_lateness * 1e6)
         self.time_from_us = MISSING_TIME + 1 if options.time_from_us is None else options.time_from_us
@@ -146,22 +152,27 @@ class CompiledRules:
             outcome = enricher.enrich(event)
         return matched, outcome
 
-    def _scanner(self, options: EngineOptions) -> LineScanner | None:
-        if not options.prefilter or options.validate_all:
-            return None
-        clauses = set()
+    def _clauses(self) -> frozenset[Clause] | None:
+        """The union of the rules' prefilter clauses; None when one rule can match without a literal."""
+        clauses: set[Clause] = set()
         # a value that enrichment supplies is not in the line: those items give no literal
         supplied = self._supplied if self.enricher is not None else None
         for rule in self.base_rules:
             derived = necessary_clauses(rule, supplied)
             if derived is None:
-                return None  # one rule can match without any literal: every line is a candidate
+                return None  # every line is a candidate
             clauses |= derived
-        return LineScanner(clauses) if clauses else None
+        return frozenset(clauses)
+
+    def _scanner(self, options: EngineOptions) -> LineScanner | None:
+        if not options.prefilter or options.validate_all or not self.clauses:
+            return None
+        return LineScanner(self.clauses)
 
     def _projection(self, compared: set[str]) -> EventProjection | None:
-        """Typed decoding of just the fields read, unless a keyword rule needs every value of the event."""
-        if not self.options.projection or any(uses_keywords(rule) for rule in self.base_rules):
+        """Typed decoding of just the fields read, unless a keyword rule needs every value of the event
+        or ``--strict`` checks every line in full."""
+        if self.options.validate_all or any(uses_keywords(rule) for rule in self.base_rules):
             return None
         fields = fields_read(
             self.base_rules,
@@ -256,6 +267,9 @@ class Scan:
         self.watermark_us: int | None = None
         self.events_matched = 0
         self.unscanned_chunks = 0
+        # whether every line being read is a prefilter candidate (or a document element, all checked);
+        # else an offence's line is asked whether it is one before it is counted (offence_scope.py)
+        self.prefiltered = True
         #: called with the bytes read so far after each chunk (for a progress bar): once per chunk of
         #: megabytes, never per event
         self.progress: Callable[[int], None] | None = None
@@ -264,6 +278,7 @@ class Scan:
 
     def read(self, source: Source, start: int = 0, end: int | None = None) -> None:
         if is_document(source, self.report):
+            self.prefiltered = True
             for offset, event in iter_document_events(source, self.report):
                 self.event(event, True, source, offset, b"")
             if self.progress is not None:
@@ -290,33 +305,51 @@ class Scan:
         projection = self.rules.projection
         typed = projection.decoder.decode if projection is not None else None
         decoded = 0
-        for start, end in self._candidates(data):
+        for start, end, event in self._projected(data):
             line = lines[start:end]
+            if event is not None:  # the native kernel projected it (it hands back lines it is unsure of)
+                decoded += 1
+                self.event(event, False, source, chunk.offset + start, line)
+                continue
             if typed is not None:
                 try:
                     event = typed(line)
-                except _TYPED_DECODE_ERRORS:
+                except TYPED_DECODE_ERRORS:
                     pass
                 else:
                     decoded += 1
                     self.event(event, False, source, chunk.offset + start, line)
                     continue
-            event, reason = decode_line(bytes(line))
-            if reason is not None:
+            raw = bytes(line)
+            event, reason = decode_line(raw)
+            if reason is not None and self.rules.offence_scope.reports(
+                raw, reason, candidate=self.prefiltered, view_refused=typed is not None
+            ):
                 self.report.add_in_chunk(reason, source, chunk, start, end)
             if event is not None:
                 decoded += 1
                 self.event(event, True, source, chunk.offset + start, line)
         self.report.events_decoded += decoded  # the prefilter let the other lines pass undecoded
 
+    def _projected(self, data: bytes) -> Iterable[tuple[int, int, dict | None]]:
+        """The candidate spans, each with its event when the native kernel projected it, else None."""
+        native = self.rules.native
+        spans = self._candidates(data)
+        if native is not None:
+            every_line = getattr(spans, "gi_code", None) is _line_spans.__code__
+            return native.scan(data, None if every_line else spans)  # None: the kernel splits the lines
+        return ((start, end, None) for start, end in spans)
+
     def _candidates(self, data: bytes) -> Iterable[tuple[int, int]]:
         """Spans of the lines to decode: the prefilter's candidates, or every line of dense chunks."""
         scanner = self.rules.scanner
+        self.prefiltered = False
         if scanner is None:
             return _line_spans(data)
         if self.unscanned_chunks:
             self.unscanned_chunks -= 1
             return _line_spans(data)
+        self.prefiltered = True
         spans = scanner.candidate_lines(data)
         if sum(end - start for start, end in spans) > self.DENSE_SHARE * len(data):
             self.unscanned_chunks = self.DENSE_CHUNKS
@@ -330,7 +363,7 @@ class Scan:
         # the projection's shape lets no object through where a string is compared; a whole event may hold one
         checked = not whole and rules.projection is not None and not rules.projection.unchecked_string_fields
         if not checked and rules.string_paths and objects_to_text(event, rules.string_paths):
-            self.report.add(Reason.OBJECT_FOR_STRING, source, offset, bytes(raw[:EXCERPT_BYTES]))
+            self.count_object_for_string(source, offset, raw)
         if rules.enricher is None:
             matched = [index for index, predicate in enumerate(rules.predicates) if predicate(event)]
             located = False
@@ -369,6 +402,13 @@ class Scan:
         stores = self.stores
         for plan_index, mask in masks.items():
             rules.plans[plan_index].add(stores[plan_index], event, mask, time_us)
+
+    def count_object_for_string(self, source: Source, offset: int, raw: bytes | memoryview) -> None:
+        """Count an object rendered where a string is compared, when the run reports it (offence_scope.py)."""
+        line = bytes(raw)
+        scope = self.rules.offence_scope
+        if scope.reports(line, Reason.OBJECT_FOR_STRING, candidate=self.prefiltered, view_refused=True):
+            self.report.add(Reason.OBJECT_FOR_STRING, source, offset, line[:EXCERPT_BYTES])
 
     def _alert_event(self, event: dict, whole: bool, raw: bytes | memoryview, located: bool) -> dict:
         """The whole event for a match alert: ``event`` itself, or the line decoded again (and located
@@ -477,16 +517,17 @@ class Engine:
         bytes read so far (by every worker)."""
         report = InputReport(sources)
         tasks = self._tasks(sources)
-        if self._parallel(tasks):
-            events_matched = run_parallel(self.rules, tasks, report, self.workers(), emit, progress)
-        else:
-            scan = Scan(self.rules, report, emit)
-            scan.progress = progress
-            for source, start, end in tasks:
-                scan.read(source, start, end)
-            for alert in scan.complete():
-                emit(alert)
-            events_matched = scan.events_matched
+        with collector_paused():  # reading and evaluating make no reference cycles (parallel.py)
+            if self._parallel(tasks):
+                events_matched = run_parallel(self.rules, tasks, report, self.workers(), emit, progress)
+            else:
+                scan = Scan(self.rules, report, emit)
+                scan.progress = progress
+                for source, start, end in tasks:
+                    scan.read(source, start, end)
+                for alert in scan.complete():
+                    emit(alert)
+                events_matched = scan.events_matched
         report.resolve_line_numbers()
         return RunResult(report=report, events_matched=events_matched)
 

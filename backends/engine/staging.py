@@ -54,7 +54,7 @@ class _StagingScan(Scan):
             event = whole_event(raw)
             objects_to_text(event, rules.string_paths)
         elif rules.string_paths and objects_to_text(event, rules.string_paths):
-            self.report.add(Reason.OBJECT_FOR_STRING, source, offset, bytes(raw[:EXCERPT_BYTES]))
+            self.count_object_for_string(source, offset, raw)
         if rules.enricher is not None:
             # located (and counted) exactly where the engine locates it, so the SQL reads what it reads
             _, outcome = rules.matches(event)
