@@ -164,6 +164,8 @@ def _watch(arguments: argparse.Namespace) -> int:
     from ..live.source import LiveSourceError
     from ..live.watch import Watch, WatchOptions
 
+    # from the start: a stop asked for while the rules compile is honoured once the loop begins
+    stop = _StopRequest()
     sinks = _sinks(arguments)
     pack, risk_rules = split_stages(load_selected_pack(arguments))
     if risk_rules is not None:
@@ -204,8 +206,7 @@ def _watch(arguments: argparse.Namespace) -> int:
         else (lambda line: print(line, file=sys.stderr, flush=True)),
         warn=warn,
     )
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: watch.request_stop())
+    stop.watch = watch
     try:
         result = watch.run()
     except LiveSourceError as error:
@@ -225,6 +226,31 @@ def _watch(arguments: argparse.Namespace) -> int:
         if report.has_offences:
             note(report.summary())
     return EXIT_OK
+
+
+class _StopRequest:
+    """SIGTERM and SIGINT ask the watch to stop after its current batch (a checkpoint, then exit 0)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._watch = None
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    @property
+    def watch(self):
+        return self._watch
+
+    @watch.setter
+    def watch(self, watch) -> None:
+        self._watch = watch
+        if self.requested:
+            watch.request_stop()
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+        if self._watch is not None:
+            self._watch.request_stop()
 
 
 def _sinks(arguments: argparse.Namespace) -> list:

@@ -12,13 +12,17 @@ What it holds (format version :data:`STATE_VERSION`, documented in docs/engine.m
   fingerprint say when a state no longer fits the code or the rule, and a state that cannot be read is
   discarded with a warning. A state file is as trusted as the rules (it is written 0600 by watch);
 - ``sinks``: each sink's ledger at the checkpoint (the output file's size once synced);
-- ``delivered``: ids of alerts a sink confirmed *since* the checkpoint, for sinks that cannot be their
-  own ledger (the webhook), each committed as it is confirmed.
+- ``delivered``: ids of alerts a sink holds that a replay from the checkpoint may give again, with the
+  end of a correlation alert's window (NULL for a match alert): those confirmed after the checkpoint
+  by a sink that cannot be its own ledger (the webhook; committed one by one as confirmed), and those
+  a process delivered *ahead* of this checkpoint before it crashed and that the replay has not
+  reached yet.
 
-:meth:`StateFile.save` writes all of it in one transaction. Everything delivered before a checkpoint
-comes from input before its position (match alerts) or from windows that ended at or before its
-watermark (correlation alerts, whose later events are late): a replay from that checkpoint can never
-give those alerts again, so the checkpoint prunes their ids.
+:meth:`StateFile.save` writes all of it in one transaction. What this process delivered before a
+checkpoint comes from input before its position (match alerts) or from windows that ended at or
+before its watermark (correlation alerts: their later events are late), so a replay from it never
+gives them again and their ids are pruned. Ids delivered ahead of the checkpoint are kept until the
+replay gives them again, and a correlation alert's id once the watermark passes its window's end.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS windows (
     rule TEXT PRIMARY KEY, title TEXT NOT NULL, fingerprint TEXT NOT NULL, store BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS sinks (sink TEXT PRIMARY KEY, ledger TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS delivered (sink TEXT NOT NULL, alert_id TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS delivered (sink TEXT NOT NULL, alert_id TEXT NOT NULL, window_end_us INTEGER,
     PRIMARY KEY (sink, alert_id));
 """
 
@@ -74,8 +78,8 @@ class Checkpoint:
     windows: dict[str, WindowState] = field(default_factory=dict)
     ledgers: dict[str, dict] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
-    #: sink name -> ids confirmed since this checkpoint (loaded; :meth:`StateFile.save` clears them)
-    delivered: dict[str, set[str]] = field(default_factory=dict)
+    #: sink name -> alert id -> window end (None: a match alert): ids a replay from here may give again
+    delivered: dict[str, dict[str, int | None]] = field(default_factory=dict)
 
 
 class StateFile:
@@ -126,24 +130,26 @@ class StateFile:
             checkpoint.windows[rule] = WindowState(title, fingerprint, store)
         for sink, ledger in self.db.execute("SELECT sink, ledger FROM sinks"):
             checkpoint.ledgers[sink] = orjson.loads(ledger)
-        for sink, alert_id in self.db.execute("SELECT sink, alert_id FROM delivered"):
-            checkpoint.delivered.setdefault(sink, set()).add(alert_id)
+        checkpoint.delivered = self.delivered()
         return checkpoint
 
-    def delivered_since(self) -> dict[str, set[str]]:
-        """Ids recorded since the last checkpoint, per sink (also without a checkpoint yet)."""
-        found: dict[str, set[str]] = {}
-        for sink, alert_id in self.db.execute("SELECT sink, alert_id FROM delivered"):
-            found.setdefault(sink, set()).add(alert_id)
+    def delivered(self) -> dict[str, dict[str, int | None]]:
+        """The ids a replay may give again, per sink (also before a first checkpoint)."""
+        found: dict[str, dict[str, int | None]] = {}
+        for sink, alert_id, window_end in self.db.execute(
+            "SELECT sink, alert_id, window_end_us FROM delivered"
+        ):
+            found.setdefault(sink, {})[alert_id] = window_end
         return found
 
-    def record_delivered(self, sink: str, alert_id: str) -> None:
+    def record_delivered(self, sink: str, alert_id: str, window_end_us: int | None) -> None:
         """A sink confirmed an alert: committed at once, so a crash before the next checkpoint does
         not deliver it again."""
-        self.db.execute("INSERT OR IGNORE INTO delivered VALUES (?, ?)", (sink, alert_id))
+        self.db.execute("INSERT OR IGNORE INTO delivered VALUES (?, ?, ?)", (sink, alert_id, window_end_us))
 
     def save(self, checkpoint: Checkpoint) -> None:
-        """Replace the checkpoint with ``checkpoint`` in one transaction, pruning the delivered ids."""
+        """Replace the checkpoint with ``checkpoint`` in one transaction (its ``delivered`` replaces the
+        delivered ids: the caller has pruned them)."""
         meta = {
             "format_version": str(STATE_VERSION),
             "source": checkpoint.source_name,
@@ -167,7 +173,15 @@ class StateFile:
                 "INSERT INTO sinks VALUES (?, ?)",
                 [(sink, orjson.dumps(ledger).decode()) for sink, ledger in checkpoint.ledgers.items()],
             )
-            db.execute("DELETE FROM delivered")  # none of them can be given again (module docstring)
+            db.execute("DELETE FROM delivered")  # only those a replay may give again (module docstring)
+            db.executemany(
+                "INSERT INTO delivered VALUES (?, ?, ?)",
+                [
+                    (sink, alert_id, window_end)
+                    for sink, ids in checkpoint.delivered.items()
+                    for alert_id, window_end in ids.items()
+                ],
+            )
         except BaseException:
             db.execute("ROLLBACK")
             raise

@@ -43,9 +43,10 @@ class Sink(Protocol):
     #: whether each confirmed id must be committed to the state at once (the sink keeps no ledger)
     records_each: bool
 
-    def open(self, ledger: dict | None) -> set[str]:
+    def open(self, ledger: dict | None) -> dict[str, int | None]:
         """Start; ``ledger`` is what :meth:`sync` returned at the last checkpoint (None: no checkpoint).
-        Returns the ids this sink already holds beyond that checkpoint."""
+        Returns the ids this sink already holds beyond that checkpoint, each with its window's end
+        (None for a match alert)."""
 
     def deliver(self, alert_id: str, payload: bytes) -> None:
         """Deliver one alert (``payload``: its JSON, no newline), returning once it is confirmed."""
@@ -66,8 +67,8 @@ class StdoutSink:
     def __init__(self, stream: IO[bytes] | None = None):
         self.stream = stream if stream is not None else sys.stdout.buffer
 
-    def open(self, ledger: dict | None) -> set[str]:
-        return set()
+    def open(self, ledger: dict | None) -> dict[str, int | None]:
+        return {}
 
     def deliver(self, alert_id: str, payload: bytes) -> None:
         self.stream.write(payload + b"\n")
@@ -93,7 +94,7 @@ class FileSink:
         self.warn = warn
         self.fd: int | None = None
 
-    def open(self, ledger: dict | None) -> set[str]:
+    def open(self, ledger: dict | None) -> dict[str, int | None]:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
@@ -144,18 +145,22 @@ class FileSink:
             self.fd = None
 
 
-def _ids_in(path: Path, start: int) -> set[str]:
-    """The ``alert_id`` of every line of ``path`` from byte ``start``."""
-    found = set()
+def _ids_in(path: Path, start: int) -> dict[str, int | None]:
+    """The ``alert_id`` of every line of ``path`` from byte ``start``, with its window's end."""
+    from ..engine.timestamps import parse_time
+
+    found: dict[str, int | None] = {}
     with open(path, "rb") as stream:
         stream.seek(start)
         for line in stream:
             try:
-                alert_id = orjson.loads(line).get("alert_id")
+                alert = orjson.loads(line)
+                alert_id = alert.get("alert_id")
             except (orjson.JSONDecodeError, AttributeError):
                 continue  # not ours (someone else wrote to the file): it names no alert of ours
             if isinstance(alert_id, str):
-                found.add(alert_id)
+                window = alert.get("window")
+                found[alert_id] = parse_time(window["end"]) if isinstance(window, dict) else None
     return found
 
 
@@ -205,7 +210,7 @@ class WebhookSink:
             self.dead_fd = os.open(self.dead_letter, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError as error:
             raise SinkError(f"--dead-letter {self.dead_letter}: {error.strerror}") from error
-        return set()  # the ids it confirmed are in the state's delivered table
+        return {}  # the ids it confirmed are in the state's delivered table
 
     def deliver(self, alert_id: str, payload: bytes) -> None:
         attempts, error = 0, ""

@@ -15,8 +15,9 @@ later than that for a closed window is counted as ``late_event``, exactly as dur
 Exactly once: alerts are delivered synchronously as they are emitted; a checkpoint is taken between
 batches, after every emitted alert was confirmed, and holds the open windows, the source position after
 the batch and the watermark (checkpoint.py). A restart resumes there, replays the input after it and
-regenerates the same alerts with the same ids (``alerts.alert_id``); the ids each sink confirmed since
-the checkpoint (sinks.py) are not delivered again.
+regenerates the same alerts with the same ids (``alerts.alert_id``); the ids a sink holds beyond the
+checkpoint (sinks.py: read from the output file, or recorded in the state) are not delivered again.
+They stay remembered, across further checkpoints and crashes, until the replay has given them again.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from ..engine.alerts import Alert, alert_id
+from ..engine.alerts import Alert, CorrelationAlert, alert_id
 from ..engine.input_report import EXCERPT_BYTES, InputReport, Reason
 from ..engine.runner import CompiledRules, Scan
 from ..engine.sources import Chunk, Source
@@ -93,7 +94,11 @@ class Watch:
         self.newest_event_us: int | None = None  # the newest event time seen (not moved by idling)
         self.newest_arrived = clock()
         self._last_max_time: int | None = None
-        self.delivered: dict[str, set[str]] = {}
+        #: per sink, ids delivered (or found delivered) since the last checkpoint: none is delivered again
+        self.recent: dict[str, set[str]] = {}
+        #: per sink, ids delivered beyond the checkpoint by an earlier process, that the replay has not
+        #: given again yet (id -> window end, None for a match alert); kept in every checkpoint until then
+        self.ahead: dict[str, dict[str, int | None]] = {}
         self.stop_requested = False
         self.keys = [rule_key(plan.rule) for plan in rules.plans]
         extra = (rules.options.time_field, rules.options.id_field)
@@ -108,14 +113,20 @@ class Watch:
         saved = self.state.load() if self.state is not None else None
         if saved is not None:
             self._restore(saved)
-        recorded = saved.delivered if saved is not None else {}
-        if saved is None and self.state is not None:
-            recorded = self.state.delivered_since()
+        recorded = self.state.delivered() if self.state is not None else {}
         for sink in self.sinks:
             ledger = saved.ledgers.get(sink.name) if saved is not None else None
-            held = sink.open(ledger)
-            self.delivered[sink.name] = held | recorded.get(sink.name, set())
+            self.ahead[sink.name] = {**recorded.get(sink.name, {}), **sink.open(ledger)}
+            self.recent[sink.name] = set()
         self.source.open(self.position)
+        resumed = f", resumed from {self.state.path}" if saved is not None else ""
+        held = sum(map(len, self.ahead.values()))
+        if held:  # a crash after they were delivered and before a checkpoint: not delivered again
+            resumed += f" ({held:,} alerts delivered beyond the checkpoint)"
+        self.status(
+            f"watch: watching {self.source.name}{resumed}: {len(self.rules.base_rules)} rules, "
+            f"{len(self.rules.plans)} correlations, alerts to {', '.join(sink.name for sink in self.sinks)}"
+        )
 
     def _restore(self, saved: Checkpoint) -> None:
         if saved.source_name != self.source.name:
@@ -246,16 +257,22 @@ class Watch:
         identifier = alert_id(alert)
         payload = None
         for sink in self.sinks:
-            held = self.delivered[sink.name]
-            if identifier in held:
+            recent = self.recent[sink.name]
+            if identifier in recent:
+                self.result.duplicates_skipped += 1
+                continue
+            recent.add(identifier)
+            ahead = self.ahead[sink.name]
+            if identifier in ahead:  # delivered before a crash: the replay has caught up with it
+                del ahead[identifier]
                 self.result.duplicates_skipped += 1
                 continue
             if payload is None:
                 payload = orjson.dumps(alert.to_dict())
             sink.deliver(identifier, payload)
-            held.add(identifier)
             if sink.records_each and self.state is not None:
-                self.state.record_delivered(sink.name, identifier)
+                window_end = alert.window_end_us if isinstance(alert, CorrelationAlert) else None
+                self.state.record_delivered(sink.name, identifier, window_end)
         if payload is not None:
             self.result.delivered += 1
             by_rule = self.result.alerts_by_rule
@@ -274,6 +291,11 @@ class Watch:
             )
             for index, plan in enumerate(self.rules.plans)
         }
+        watermark = self.scan.watermark_us
+        if watermark is not None:  # a window that ended by the watermark is never given again
+            for ahead in self.ahead.values():
+                for identifier in [i for i, end in ahead.items() if end is not None and end <= watermark]:
+                    del ahead[identifier]
         report = self.report
         self.state.save(
             Checkpoint(
@@ -284,6 +306,7 @@ class Watch:
                 newest_event_us=self.newest_event_us,
                 windows=windows,
                 ledgers=ledgers,
+                delivered={name: dict(ahead) for name, ahead in self.ahead.items() if ahead},
                 counters={
                     "events_decoded": report.events_decoded,
                     "bytes_read": report.bytes_read,
@@ -291,8 +314,8 @@ class Watch:
                 },
             )
         )
-        for held in self.delivered.values():
-            held.clear()  # none of these can be given again (checkpoint.py)
+        for recent in self.recent.values():
+            recent.clear()  # none of these can be given again (checkpoint.py)
         self.result.checkpoints += 1
 
     def open_windows(self) -> int:

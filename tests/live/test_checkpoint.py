@@ -43,12 +43,19 @@ def test_a_checkpoint_round_trips(tmp_path):
     assert stat.S_IMODE((tmp_path / "state.db").stat().st_mode) == 0o600
 
 
-def test_delivered_ids_are_committed_at_once_and_pruned_by_the_next_checkpoint(tmp_path):
+def test_delivered_ids_are_committed_at_once_and_replaced_by_the_next_checkpoint(tmp_path):
     state = StateFile(tmp_path / "state.db")
     state.save(sample())
-    state.record_delivered("webhook:x", "id-1")
-    # another connection (a restarted process) sees it without any further commit
-    assert StateFile(tmp_path / "state.db").load().delivered == {"webhook:x": {"id-1"}}
+    state.record_delivered("webhook:x", "id-1", 3_600_000_000)
+    state.record_delivered("webhook:x", "id-2", None)
+    # another connection (a restarted process) sees them without any further commit
+    assert StateFile(tmp_path / "state.db").load().delivered == {
+        "webhook:x": {"id-1": 3_600_000_000, "id-2": None}
+    }
+    kept = sample()
+    kept.delivered = {"file:/a": {"id-9": None}}  # delivered beyond it, not given again yet
+    state.save(kept)
+    assert StateFile(tmp_path / "state.db").load().delivered == {"file:/a": {"id-9": None}}
     state.save(sample())
     assert StateFile(tmp_path / "state.db").load().delivered == {}
 

@@ -11,15 +11,18 @@ import pytest
 from sigma.backends.okta.live.sinks import FileSink, SinkError, WebhookSink
 
 
-def payload(alert_id: str) -> bytes:
-    return orjson.dumps({"alert_id": alert_id, "rule_title": "t"})
+def payload(alert_id: str, window_end: str | None = None) -> bytes:
+    alert = {"alert_id": alert_id, "rule_title": "t"}
+    if window_end is not None:
+        alert["window"] = {"start": "2026-03-10T13:00:00.000Z", "end": window_end}
+    return orjson.dumps(alert)
 
 
 class TestFileSink:
     def test_alerts_are_appended_one_per_line_and_synced_at_a_checkpoint(self, tmp_path):
         path = tmp_path / "out" / "alerts.ndjson"
         sink = FileSink(path)
-        assert sink.open(None) == set()
+        assert sink.open(None) == {}
         sink.deliver("a", payload("a"))
         assert path.read_bytes() == payload("a") + b"\n"  # written through: a kill loses nothing
         sink.deliver("b", payload("b"))
@@ -33,19 +36,20 @@ class TestFileSink:
         sink.deliver("a", payload("a"))
         ledger = sink.sync()
         sink.deliver("b", payload("b"))
-        sink.deliver("c", payload("c"))
+        sink.deliver("c", payload("c", "2026-03-10T14:00:00.000Z"))
         sink.close()
         again = FileSink(path)
-        assert again.open(ledger) == {"b", "c"}
+        # with the end of a correlation alert's window (epoch µs), None for a match alert
+        assert again.open(ledger) == {"b": None, "c": 1773151200_000000}
         again.close()
-        assert FileSink(path).open(None) == {"a", "b", "c"}
+        assert FileSink(path).open(None).keys() == {"a", "b", "c"}
 
     def test_a_torn_last_line_is_dropped_with_a_warning(self, tmp_path):
         path = tmp_path / "alerts.ndjson"
         path.write_bytes(payload("a") + b"\n" + payload("b")[:9])
         warnings = []
         sink = FileSink(path, warn=warnings.append)
-        assert sink.open(None) == {"a"}
+        assert sink.open(None) == {"a": None}
         assert path.read_bytes() == payload("a") + b"\n"
         assert "torn last line" in warnings[0]
         sink.deliver("b", payload("b"))
@@ -56,7 +60,7 @@ class TestFileSink:
         path = tmp_path / "alerts.ndjson"
         path.write_bytes(payload("a") + b"\n")
         warnings = []
-        assert FileSink(path, warn=warnings.append).open({"offset": 10_000}) == {"a"}
+        assert FileSink(path, warn=warnings.append).open({"offset": 10_000}) == {"a": None}
         assert "shorter than at the last checkpoint" in warnings[0]
 
     def test_a_file_that_cannot_be_written_is_named(self, tmp_path):

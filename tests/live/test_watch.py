@@ -297,3 +297,44 @@ def test_alert_ids_are_deterministic_and_name_rule_window_and_group(tmp_path):
     changed = copy.copy(alerts[0])
     changed.window_start_us += 3_600_000_000
     assert alert_id(changed) != alert_id(alerts[0])
+
+
+def test_alerts_delivered_beyond_a_checkpoint_stay_known_across_later_checkpoints(
+    tmp_path, generated, event_pack
+):
+    """A crash far beyond the last checkpoint; a restart that stops cleanly (a checkpoint) before the
+    replay reaches where the crash was; a third run to the end: still each alert once."""
+    expected = batch_alerts(event_pack, generated)
+    lines, output, state_path = lines_of(generated), tmp_path / "alerts.ndjson", tmp_path / "state.db"
+    clock = FakeClock()
+    plans = [(40, None, 30.0), (None, 2, 3.0), (None, None, 3.0)]  # (crash after, stop after, interval)
+    starts = []
+    for crash_after, stop_after, interval in plans:
+        state = StateFile(state_path)
+        source = ScriptedSource(lines, batch=40, ends=True, crash_after=crash_after)
+        watch = Watch(
+            compiled(event_pack),
+            source,
+            [FileSink(output)],
+            state=state,
+            options=WatchOptions(checkpoint_interval=interval),
+            clock=clock,
+            status=starts.append,
+        )
+        original = source.poll
+
+        def ticking(timeout, original=original, watch=watch, stop_after=stop_after, source=source):
+            clock.now += 1.0
+            if stop_after is not None and source.polls >= stop_after:
+                watch.request_stop()
+            return original(timeout)
+
+        source.poll = ticking
+        try:
+            watch.run()
+        except KeyboardInterrupt:
+            assert crash_after is not None
+        state.close()
+    delivered = [orjson.loads(line) for line in output.read_bytes().splitlines()]
+    assert by_id(delivered) == by_id(expected)
+    assert "alerts delivered beyond the checkpoint" in starts[1] and "beyond the checkpoint" in starts[2]
