@@ -164,9 +164,10 @@ def _watch(arguments: argparse.Namespace) -> int:
     from ..live.source import LiveSourceError
     from ..live.watch import Watch, WatchOptions
 
-    # from the start: a stop asked for while the rules compile is honoured once the loop begins
-    stop = _StopRequest()
     sinks = _sinks(arguments)
+    source = _source(arguments)
+    # before the rules compile: a stop asked for meanwhile is honoured once the loop begins
+    stop = _StopRequest()
     pack, risk_rules = split_stages(load_selected_pack(arguments))
     if risk_rules is not None:
         names = ", ".join(
@@ -184,7 +185,6 @@ def _watch(arguments: argparse.Namespace) -> int:
         geoip=open_geoip(arguments),
     )
     rules = CompiledRules(pack, options)
-    source = _source(arguments)
     try:
         state = StateFile(arguments.state) if arguments.state else None
     except StateError as error:

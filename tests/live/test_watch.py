@@ -338,3 +338,89 @@ def test_alerts_delivered_beyond_a_checkpoint_stay_known_across_later_checkpoint
     delivered = [orjson.loads(line) for line in output.read_bytes().splitlines()]
     assert by_id(delivered) == by_id(expected)
     assert "alerts delivered beyond the checkpoint" in starts[1] and "beyond the checkpoint" in starts[2]
+
+
+def test_a_webhook_gets_each_alert_once_across_a_crash_and_a_failing_spell(tmp_path, generated, event_pack):
+    """Confirmed ids are committed to the state one by one: a crash after some deliveries and a
+    restart post none of them again; 503s in between are retried (sleep recorded, not waited)."""
+    import http.server
+    import threading
+
+    from sigma.backends.okta.live.sinks import WebhookSink
+
+    received: list[str] = []
+    failures = [503, 503]
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            status = failures.pop(0) if failures and len(received) == 10 else 200
+            if status == 200:
+                received.append(orjson.loads(body)["alert_id"])
+                assert self.headers["Idempotency-Key"] == received[-1]
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        expected = batch_alerts(event_pack, generated)
+        sleeps: list[float] = []
+        for crash_after in (30, None):
+            state = StateFile(tmp_path / "state.db")
+            sink = WebhookSink(
+                f"http://127.0.0.1:{server.server_address[1]}/", tmp_path / "dead.ndjson", sleep=sleeps.append
+            )
+            source = ScriptedSource(lines_of(generated), batch=40, ends=True, crash_after=crash_after)
+            watch = Watch(
+                compiled(event_pack),
+                source,
+                [sink],
+                state=state,
+                options=WatchOptions(checkpoint_interval=1e9),
+            )
+            try:
+                watch.run()
+            except KeyboardInterrupt:
+                assert crash_after is not None and received
+            state.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(received) == sorted(alert["alert_id"] for alert in expected)
+    assert sleeps == [0.5, 1.0]
+    assert (tmp_path / "dead.ndjson").read_bytes() == b""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ([], "watch needs one source"),
+        (["--follow", "x.jsonl", "--okta-org", "https://example.okta.com"], "watch needs one source"),
+        (["--follow", "x.jsonl", "--webhook", "http://127.0.0.1:9/"], "--webhook needs --dead-letter"),
+        (["--follow", "x.jsonl", "--webhook", "ftp://x/", "--dead-letter", "d"], "not an http"),
+        (
+            [
+                "--follow",
+                "x.jsonl",
+                "--webhook",
+                "http://x/",
+                "--dead-letter",
+                "d",
+                "--webhook-header",
+                "nocolon",
+            ],
+            "not 'Name: value'",
+        ),
+    ],
+)
+def test_the_command_line_refuses_what_cannot_work(arguments, message, capsys):
+    from sigma.backends.okta.cli import main
+
+    assert main(["watch", *arguments]) == 2
+    assert message in capsys.readouterr().err
