@@ -58,7 +58,7 @@ def dataset(tmp_path_factory) -> tuple[list[bytes], list[dict]]:
         alert for alert in map(orjson.loads, ran.stdout.splitlines()) if alert["rule_id"] not in risk_ids
     ]
     rules_firing = {alert["rule_id"] for alert in expected}
-    assert len(rules_firing) >= 6 and "8085b79b-9b85-4e67-ad63-351c9e9a5e9a" in rules_firing
+    assert len(rules_firing) >= 15 and "8085b79b-9b85-4e67-ad63-351c9e9a5e9a" in rules_firing
     return lines, expected
 
 
