@@ -273,3 +273,20 @@ def checkpointed_offset(state: Path) -> int:
     with sqlite3.connect(state) as db:
         meta = dict(db.execute("SELECT key, value FROM meta"))
     return json.loads(meta["position"])["offset"]
+
+
+def test_stdin_to_its_end_gives_the_alerts_of_run(tmp_path, dataset):
+    """`watch --follow -` reads stdin to its end, then completes every window as `run` does at the end
+    of its input; alerts go to stdout."""
+    lines, expected = dataset
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    with open(events, "rb") as stdin:
+        done = subprocess.run(
+            [*CLI, "watch", "--follow", "-", "--allowed-lateness", LATENESS, "--status-interval", "0"],
+            stdin=stdin,
+            capture_output=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    assert by_id([orjson.loads(line) for line in done.stdout.splitlines()]) == by_id(expected)
