@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine_info import cpu_model  # benchmarks/ is the script's folder, on sys.path
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SQL = HERE / "duckdb_push_mismatch.sql"
@@ -130,14 +132,7 @@ def run_duckdb(path: str) -> int:
 def machine() -> str:
     import duckdb
 
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return (
         f"machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
         f"Python {platform.python_version()}, DuckDB {duckdb.__version__}"

@@ -26,6 +26,8 @@ from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
+from machine_info import cpu_model  # benchmarks/ is the script's folder, on sys.path
+
 from sigma.backends.okta.engine import runner
 from sigma.backends.okta.engine.alerts import JsonLinesSink
 from sigma.backends.okta.engine.input_report import InputReport
@@ -226,14 +228,7 @@ def table(rows: list[tuple[str, float, str]], lines: int) -> str:
 
 
 def machine(path: Path, lines: int, groups: int) -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return (
         f"{datetime.now(UTC):%Y-%m-%d}, {cpu}, nproc {os.cpu_count()}, Python {platform.python_version()}; "
         f"{path.name}: {path.stat().st_size / 1e6:,.0f} MB, {lines:,} lines, {groups:,} (window, group) states"

@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from machine_info import cpu_model  # benchmarks/ is the script's folder, on sys.path
+
 SIZE = os.environ.get("SOAK_SIZE", "7GB")
 HOURS = int(os.environ.get("SOAK_HOURS", "168"))
 FOLDER = Path(os.environ.get("SOAK_DIR", Path(tempfile.gettempdir()) / "sigma-okta-soak"))
@@ -183,14 +185,7 @@ def bytes_per_session(
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
