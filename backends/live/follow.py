@@ -40,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sigma.backends.okta.engine.sources import DEFAULT_MAX_LINE_BYTES
+from sigma.backends.okta.live.line_buffer import LineBuffer
 from sigma.backends.okta.live.source import LiveBatch, LiveSourceError, Position
 
 SOURCE_KIND = "file"
@@ -70,10 +71,9 @@ class FollowedFile:
         self._sleep = sleep
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None  # (device, inode) of the open file
-        self._offset = 0  # first byte not handed over
+        self._start = 0  # where reading of the open file began; _offset counts on from there
         self._read_to = 0  # first byte not read; [offset, read_to) is the held-back partial line
-        self._pending = bytearray()
-        self._skipping = False  # inside a line over max_line_bytes, dropping up to its newline
+        self._lines = LineBuffer(max_line_bytes, lambda at: self._note_too_long(self._start + at))
         self._head: tuple[int, str] = (0, _hash(b""))
         self._notes: list[str] = []
         self._waiting_noted = False
@@ -147,6 +147,11 @@ class FollowedFile:
 
     # -- reading --------------------------------------------------------------------------------
 
+    @property
+    def _offset(self) -> int:
+        """The first byte not handed over."""
+        return self._start + self._lines.consumed
+
     def _read_available(self) -> tuple[list[bytes], int]:
         """Whole lines from one read at the end of what was read (none at the file's end)."""
         assert self._fd is not None
@@ -154,37 +159,9 @@ class FollowedFile:
         if not data:
             return [], 0
         self._read_to += len(data)
-        start = 0
-        if self._skipping:
-            newline = data.find(b"\n")
-            if newline < 0:
-                self._offset = self._read_to
-                return [], len(data)
-            self._skipping = False
-            self._offset += newline + 1
-            start = newline + 1
-        last_newline = data.rfind(b"\n", start)
-        if last_newline < 0:
-            self._pending += data[start:]
-            self._skip_if_too_long()
-            return [], len(data)
-        complete = bytes(self._pending) + data[start:last_newline]
-        self._pending = bytearray(data[last_newline + 1 :])
-        self._offset = self._read_to - len(self._pending)
-        self._update_head()
-        lines = complete.split(b"\n")
-        if len(lines[0]) > self._max_line_bytes:  # a held-back line completed over the limit
-            self._note_too_long(self._offset - len(complete) - 1)
-            lines = lines[1:]
-        self._skip_if_too_long()
+        lines = self._lines.feed(data)
+        self._update_head()  # a no-op once the head is whole
         return lines, len(data)
-
-    def _skip_if_too_long(self) -> None:
-        if len(self._pending) > self._max_line_bytes:
-            self._note_too_long(self._offset)
-            self._pending.clear()
-            self._offset = self._read_to
-            self._skipping = True
 
     def _note_too_long(self, at: int) -> None:
         self._notes.append(f"a line at byte {at} is longer than {self._max_line_bytes} bytes: skipped")
@@ -211,8 +188,8 @@ class FollowedFile:
                 f"{self.path} was truncated (now {size} bytes, {self._read_to} were read): reading it "
                 "again from its start"
             )
-            self._offset = self._read_to = 0
-            self._skipping = False
+            self._start = self._read_to = 0
+            self._lines.reset()
             self._head = (0, _hash(b""))
             return lines
         return None
@@ -227,14 +204,12 @@ class FollowedFile:
 
     def _take_partial_line(self, why: str) -> list[bytes]:
         """The held-back unterminated line of a file that will not grow any more, as a line."""
-        if not self._pending:
+        line = self._lines.take_partial()
+        if line is None:
             return []
-        line = bytes(self._pending)
         self._notes.append(
             f"the {why} file ended inside a line ({len(line)} bytes without a newline): handed over as it is"
         )
-        self._pending.clear()
-        self._offset = self._read_to
         return [line]
 
     # -- opening --------------------------------------------------------------------------------
@@ -280,9 +255,8 @@ class FollowedFile:
             raise LiveSourceError("not a regular file (a pipe or a device cannot be followed; use stdin)")
         self._fd = fd
         self._identity = _identity(status)
-        self._offset = self._read_to = offset
-        self._pending.clear()
-        self._skipping = False
+        self._start = self._read_to = offset
+        self._lines.reset()
         self._head = (0, _hash(b""))
         self._update_head()
 

@@ -20,6 +20,7 @@ import time
 from typing import BinaryIO
 
 from sigma.backends.okta.engine.sources import DEFAULT_MAX_LINE_BYTES
+from sigma.backends.okta.live.line_buffer import LineBuffer
 from sigma.backends.okta.live.source import LiveBatch, LiveSourceError, Position
 
 SOURCE_KIND = "stdin"
@@ -41,9 +42,7 @@ class StdinSource:
         self._stream = stream
         self._read_bytes = read_bytes
         self._max_line_bytes = max_line_bytes
-        self._pending = bytearray()
-        self._skipping = False
-        self._consumed = 0  # bytes handed over (or skipped) since this process started
+        self._lines = LineBuffer(max_line_bytes, lambda at: self._note_too_long())
         self._ended = False
         self._notes: list[str] = []
         self._fileno: int | None = None
@@ -79,13 +78,14 @@ class StdinSource:
             size += len(data)
             if not data:
                 self._ended = True
-                if self._pending and not self._skipping:
-                    lines.append(bytes(self._pending))
-                    self._consumed += len(self._pending)
-                    self._pending.clear()
+                last = self._lines.take_partial()
+                if last is not None:
+                    lines.append(last)
                 break
-            lines += self._split(data)
-        return LiveBatch(lines, {"source": SOURCE_KIND, "bytes": self._consumed}, size, self._take_notes())
+            lines += self._lines.feed(data)
+        # bytes handed over (or dropped) since this process started
+        position = {"source": SOURCE_KIND, "bytes": self._lines.consumed}
+        return LiveBatch(lines, position, size, self._take_notes())
 
     def close(self) -> None:
         """Nothing to release: stdin belongs to the process."""
@@ -105,38 +105,6 @@ class StdinSource:
         assert self._stream is not None
         read_some = getattr(self._stream, "read1", self._stream.read)  # read1: no waiting for more
         return read_some(self._read_bytes) or b""
-
-    def _split(self, data: bytes) -> list[bytes]:
-        start = 0
-        if self._skipping:
-            newline = data.find(b"\n")
-            if newline < 0:
-                self._consumed += len(data)
-                return []
-            self._skipping = False
-            self._consumed += newline + 1
-            start = newline + 1
-        last_newline = data.rfind(b"\n", start)
-        if last_newline < 0:
-            self._pending += data[start:]
-            self._skip_if_too_long()
-            return []
-        complete = bytes(self._pending) + data[start:last_newline]
-        self._pending = bytearray(data[last_newline + 1 :])
-        self._consumed += len(complete) + 1
-        lines = complete.split(b"\n")
-        if len(lines[0]) > self._max_line_bytes:
-            self._note_too_long()
-            lines = lines[1:]
-        self._skip_if_too_long()
-        return lines
-
-    def _skip_if_too_long(self) -> None:
-        if len(self._pending) > self._max_line_bytes:
-            self._note_too_long()
-            self._consumed += len(self._pending)
-            self._pending.clear()
-            self._skipping = True
 
     def _note_too_long(self) -> None:
         self._notes.append(f"a line longer than {self._max_line_bytes} bytes: skipped")
