@@ -23,7 +23,8 @@ FASTPASS_PHISHING_REASON = "FastPass declined phishing attempt"
 class PackRule:
     """One rule of the pack. ``kind``: ``match`` (every matching event alerts), ``event_count`` or
     ``value_count`` (a standard correlation), ``session_cookie``, ``mfa_hunt``, ``failed_apps`` or
-    ``single_factor`` (their aggregates) or ``push_mismatch``."""
+    ``single_factor`` (their aggregates), ``push_mismatch``, or ``risk_threshold`` (over the others'
+    alerts, ``pack_truth.risk_alerts``)."""
 
     name: str
     rule_id: str
