@@ -73,7 +73,8 @@ class FollowedFile:
         self._identity: tuple[int, int] | None = None  # (device, inode) of the open file
         self._start = 0  # where reading of the open file began; _offset counts on from there
         self._read_to = 0  # first byte not read; [offset, read_to) is the held-back partial line
-        self._lines = LineBuffer(max_line_bytes, lambda at: self._note_too_long(self._start + at))
+        self._lines = LineBuffer(max_line_bytes)
+        self._too_long: list[tuple[int, bytes]] = []  # dropped lines of files already left
         self._head: tuple[int, str] = (0, _hash(b""))
         self._notes: list[str] = []
         self._waiting_noted = False
@@ -160,11 +161,15 @@ class FollowedFile:
             return [], 0
         self._read_to += len(data)
         lines = self._lines.feed(data)
+        self._take_dropped()
         self._update_head()  # a no-op once the head is whole
         return lines, len(data)
 
-    def _note_too_long(self, at: int) -> None:
-        self._notes.append(f"a line at byte {at} is longer than {self._max_line_bytes} bytes: skipped")
+    def _take_dropped(self) -> None:
+        for at, head in self._lines.take_dropped():
+            at += self._start
+            self._too_long.append((at, head))
+            self._notes.append(f"a line at byte {at} is longer than {self._max_line_bytes} bytes: skipped")
 
     def _follow_rotation_or_truncation(self) -> list[bytes] | None:
         """At the open file's end: the last lines of a rotated file before switching to PATH's new file,
@@ -304,7 +309,8 @@ class FollowedFile:
             "head_bytes": self._head[0] if identity else 0,
             "head_hash": self._head[1] if identity else _hash(b""),
         }
-        return LiveBatch(lines, position, size, notes)
+        too_long, self._too_long = self._too_long, []
+        return LiveBatch(lines, position, size, notes, too_long)
 
 
 def _stat_or_none(path: Path) -> os.stat_result | None:

@@ -1,19 +1,20 @@
 """Bytes as they arrive, cut into whole lines: what the followed-file and stdin sources share.
 
 The part after the last newline waits for the rest of its line. A line longer than ``max_line_bytes``
-is dropped up to its newline, and reported once through ``too_long(at)``, ``at`` being where it
-starts, in the same count as :attr:`LineBuffer.consumed`.
+is dropped up to its newline and kept in :attr:`LineBuffer.dropped` as (where it starts, in the same
+count as :attr:`LineBuffer.consumed`; its first bytes), so that the source can hand it on to be
+counted as bad input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+EXCERPT_BYTES = 200  # the first bytes of a dropped line that are kept, for the input report
 
 
 class LineBuffer:
-    def __init__(self, max_line_bytes: int, too_long: Callable[[int], None]) -> None:
+    def __init__(self, max_line_bytes: int) -> None:
         self.max_line_bytes = max_line_bytes
-        self._too_long = too_long
+        self.dropped: list[tuple[int, bytes]] = []  # lines over the limit: (where, first bytes)
         self.pending = bytearray()  # the held-back start of a line
         self.skipping = False  # inside a line over max_line_bytes, dropping up to its newline
         self.consumed = 0  # bytes handed over as lines (newlines included) or dropped
@@ -40,7 +41,7 @@ class LineBuffer:
         self.consumed += len(complete) + 1
         lines = complete.split(b"\n")
         if len(lines[0]) > self.max_line_bytes:  # a held-back line completed over the limit
-            self._too_long(first_at)
+            self.dropped.append((first_at, lines[0][:EXCERPT_BYTES]))
             lines = lines[1:]
         self._drop_if_too_long()
         return lines
@@ -54,6 +55,10 @@ class LineBuffer:
         self.pending.clear()
         return line
 
+    def take_dropped(self) -> list[tuple[int, bytes]]:
+        dropped, self.dropped = self.dropped, []
+        return dropped
+
     def reset(self) -> None:
         """Start again on other bytes (another file, or the same one from its start)."""
         self.pending.clear()
@@ -62,7 +67,7 @@ class LineBuffer:
 
     def _drop_if_too_long(self) -> None:
         if len(self.pending) > self.max_line_bytes:
-            self._too_long(self.consumed)
+            self.dropped.append((self.consumed, bytes(self.pending[:EXCERPT_BYTES])))
             self.consumed += len(self.pending)
             self.pending.clear()
             self.skipping = True

@@ -25,6 +25,9 @@ class LiveBatch:
     size: int = 0
     #: notes for the status line and the log (a rotation followed, a retry after a 429, ...)
     notes: list[str] = field(default_factory=list)
+    #: lines the source dropped for being longer than its limit, to be counted as bad input (as `run`
+    #: counts them): (byte offset in the source, their first bytes)
+    too_long: list[tuple[int, bytes]] = field(default_factory=list)
 
 
 class LiveSource(Protocol):

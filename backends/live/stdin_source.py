@@ -42,7 +42,7 @@ class StdinSource:
         self._stream = stream
         self._read_bytes = read_bytes
         self._max_line_bytes = max_line_bytes
-        self._lines = LineBuffer(max_line_bytes, lambda at: self._note_too_long())
+        self._lines = LineBuffer(max_line_bytes)
         self._ended = False
         self._notes: list[str] = []
         self._fileno: int | None = None
@@ -85,7 +85,10 @@ class StdinSource:
             lines += self._lines.feed(data)
         # bytes handed over (or dropped) since this process started
         position = {"source": SOURCE_KIND, "bytes": self._lines.consumed}
-        return LiveBatch(lines, position, size, self._take_notes())
+        too_long = self._lines.take_dropped()
+        for _ in too_long:
+            self._notes.append(f"a line longer than {self._max_line_bytes} bytes: skipped")
+        return LiveBatch(lines, position, size, self._take_notes(), too_long)
 
     def close(self) -> None:
         """Nothing to release: stdin belongs to the process."""
@@ -105,9 +108,6 @@ class StdinSource:
         assert self._stream is not None
         read_some = getattr(self._stream, "read1", self._stream.read)  # read1: no waiting for more
         return read_some(self._read_bytes) or b""
-
-    def _note_too_long(self) -> None:
-        self._notes.append(f"a line longer than {self._max_line_bytes} bytes: skipped")
 
     def _take_notes(self) -> list[str]:
         notes, self._notes = self._notes, []

@@ -180,6 +180,8 @@ class Watch:
                     break
                 for note in batch.notes:
                     self.status(f"watch: {self.source.name}: {note}")
+                for offset, head in batch.too_long:  # dropped by the source: counted as `run` counts them
+                    self.report.add(Reason.LINE_TOO_LONG, self.input, offset, head)
                 if batch.lines:
                     self._process(batch.lines, batch.size)
                 dirty = dirty or bool(batch.lines) or batch.position != self.position

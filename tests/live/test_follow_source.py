@@ -229,10 +229,16 @@ def test_a_line_over_the_limit_is_skipped_with_a_note(tmp_path):
     path.write_bytes(_joined([*_lines(0, 1), long_line, *_lines(1, 1)]))
     source = _follow(path, max_line_bytes=100, read_bytes=64)  # the long line spans several reads
     source.open(None)
+    too_long = []
+    poll = source.poll
+    source.poll = lambda timeout: (batch := poll(timeout)) and (too_long.extend(batch.too_long) or batch)
     lines, notes, position = _drain(source)
     source.close()
     assert lines == _lines(0, 2)
-    assert notes == [f"a line at byte {len(_lines(0, 1)[0]) + 1} is longer than 100 bytes: skipped"]
+    at = len(_lines(0, 1)[0]) + 1
+    assert notes == [f"a line at byte {at} is longer than 100 bytes: skipped"]
+    # handed on to be counted as bad input, with its first bytes
+    assert [offset for offset, _ in too_long] == [at] and long_line.startswith(too_long[0][1])
     assert position["offset"] == path.stat().st_size
 
 

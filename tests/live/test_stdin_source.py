@@ -44,12 +44,14 @@ def test_a_quiet_pipe_returns_an_empty_batch_after_the_timeout_and_holds_partial
 def test_a_line_over_the_limit_is_skipped_with_a_note():
     source = StdinSource(io.BytesIO(b"x" * 50 + b'\n{"a": 1}\n'), read_bytes=8, max_line_bytes=20)
     source.open(None)
-    lines, notes = [], []
+    lines, notes, too_long = [], [], []
     while (batch := source.poll(1.0)) is not None:
         lines += batch.lines
         notes += batch.notes
+        too_long += batch.too_long
     assert lines == [b'{"a": 1}']
     assert notes == ["a line longer than 20 bytes: skipped"]
+    assert [at for at, _ in too_long] == [0]  # handed on to be counted as bad input
 
 
 def test_resuming_is_accepted_with_a_note_and_a_foreign_position_refused():

@@ -424,3 +424,19 @@ def test_the_command_line_refuses_what_cannot_work(arguments, message, capsys):
 
     assert main(["watch", *arguments]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_line_the_source_drops_as_too_long_is_counted_as_in_run(tmp_path):
+    from sigma.backends.okta.live.stdin_source import StdinSource
+
+    events = encoded(session_events("s1", 60))
+    long_line = b'{"eventType": "' + b"x" * 1500 + b'"}'
+    data = b"\n".join([events[0], long_line, *events[1:]]) + b"\n"
+    (tmp_path / "events.jsonl").write_bytes(data)
+    expected, result = run_engine(tmp_path, paths=[str(tmp_path / "events.jsonl")], max_line_bytes=1000)
+    out = io.BytesIO()
+    source = StdinSource(io.BytesIO(data), read_bytes=64, max_line_bytes=1000)
+    watch = Watch(compiled(push_pack(), max_line_bytes=1000), source, [StdoutSink(out)])
+    watch.run()
+    assert watch.report.counts[Reason.LINE_TOO_LONG] == result.report.counts[Reason.LINE_TOO_LONG] == 1
+    assert expected and [orjson.loads(line) for line in out.getvalue().splitlines()] == expected
