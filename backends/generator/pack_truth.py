@@ -96,10 +96,12 @@ class PackTruth:
         return groups
 
     def rules(
-        self, push_groups: list[dict[str, Any]], push_users: dict[tuple[str, str], list[str]] | None = None
+        self, push_groups: list[dict[str, Any]], push_users: dict[tuple[str, str], list[str]]
     ) -> dict[str, dict[str, Any]]:
         """Per rule id: its name, title and the alerts it must produce (``alerts``), sorted; for
-        correlations also every group that stayed under its threshold (``near``), for diagnosis."""
+        correlations also every group that stayed under its threshold (``near``), for diagnosis.
+        ``push_users``: the users of each alerting push-rule group (window start, session), the risk
+        objects of its alerts."""
         groups = self._groups()
         groups[PUSH_MISMATCH] = [
             {
@@ -134,7 +136,7 @@ class PackTruth:
             "title": risk.title,
             "kind": risk.kind,
             "group_by": list(risk.group_by),
-            "alerts": risk_alerts(result, push_users or {}),
+            "alerts": risk_alerts(result, push_users),
         }
         return result
 
