@@ -140,6 +140,22 @@ def load_selected_pack(arguments: argparse.Namespace):
     return selected.pack
 
 
+def add_line_arguments(parser) -> None:
+    """How lines are read, the same for `run` and `watch`: the prefilter, and the longest line kept."""
+    parser.add_argument(
+        "--no-prefilter",
+        action="store_true",
+        help="decode every line instead of only those that can match (slower, same alerts)",
+    )
+    parser.add_argument(
+        "--max-line-bytes",
+        type=size,
+        default=16 << 20,
+        metavar="SIZE",
+        help="skip (and count) longer lines (default: 16MiB)",
+    )
+
+
 def add_geoip_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--geoip",

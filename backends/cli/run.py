@@ -12,12 +12,12 @@ from pathlib import Path
 from ..engine.input_report import InputReport, Reason
 from .arguments import (
     add_geoip_argument,
+    add_line_arguments,
     add_rules_argument,
     add_selection_arguments,
     instant,
     load_selected_pack,
     open_geoip,
-    size,
     timespan,
     without_refused,
 )
@@ -99,20 +99,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="processes for large files (default: one per core)",
     )
-    run.add_argument(
-        "--no-prefilter",
-        action="store_true",
-        help="decode every line instead of only those that can match (slower, same alerts)",
-    )
+    add_line_arguments(run)
     run.add_argument(
         "--strict", action="store_true", help="decode and check every line, and exit with 3 if any was bad"
-    )
-    run.add_argument(
-        "--max-line-bytes",
-        type=size,
-        default=16 << 20,
-        metavar="SIZE",
-        help="skip (and count) longer lines (default: 16MiB)",
     )
     run.add_argument(
         "--truth",

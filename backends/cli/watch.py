@@ -9,11 +9,11 @@ import sys
 
 from .arguments import (
     add_geoip_argument,
+    add_line_arguments,
     add_rules_argument,
     add_selection_arguments,
     load_selected_pack,
     open_geoip,
-    size,
     timespan,
     without_refused,
 )
@@ -128,16 +128,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="SPAN",
         help="a status line on stderr this often (events/s, open windows, memory, lag; default: 60s; 0: none)",
     )
-    operations.add_argument(
-        "--max-line-bytes",
-        type=size,
-        default=16 << 20,
-        metavar="SIZE",
-        help="skip (and count) longer lines (default: 16MiB)",
-    )
-    operations.add_argument(
-        "--no-prefilter", action="store_true", help="decode every line (slower, same alerts)"
-    )
+    add_line_arguments(operations)
     operations.add_argument("--quiet", "-q", action="store_true", help="no status lines or summary")
     add_geoip_argument(watch)
     add_selection_arguments(watch)

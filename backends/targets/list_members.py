@@ -110,7 +110,23 @@ class KustoMembers:
         return [f"| project-away {', '.join(columns)}"] if columns else []
 
 
-class KustoListMembers:
+class _ListMemberItems:
+    """What both mixins share: a detection item on a member is one of its own, never part of an
+    ``in`` list, which would read the member path as one value."""
+
+    def member_of(self, field: str) -> tuple[StoredList, tuple[str, ...]] | None:
+        raise NotImplementedError
+
+    def decide_convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> bool:
+        return (
+            super().decide_convert_condition_as_in_expression(cond, state)
+            and self.member_of(cond.args[0].field) is None
+        )
+
+
+class KustoListMembers(_ListMemberItems):
     """Mixin of the KQL backend: detection items on members of stored lists as :class:`KustoMembers`
     counts. The backend provides ``_schema()``, ``column()`` (which asks :meth:`member_element` first)
     and ``_row_columns``; it resets ``_members`` for every query it converts."""
@@ -155,15 +171,6 @@ class KustoListMembers:
         # an element without the key has no value, even where its text ("") would match (`|re: '.*'`)
         return f"{self._member_count(stored, f'isnotnull({element}) and ({predicate})')} > 0"
 
-    def decide_convert_condition_as_in_expression(
-        self, cond: ConditionOR | ConditionAND, state: ConversionState
-    ) -> bool:
-        # `x in~ (...)` would read the member path as one value: each value is an item of its own
-        return (
-            super().decide_convert_condition_as_in_expression(cond, state)
-            and self.member_of(cond.args[0].field) is None
-        )
-
     def _member_count(self, stored: StoredList, predicate: str) -> str:
         value = self.column(stored.field).reference  # a column the workspace may lack is read if it exists
         if stored.form == "json_text":
@@ -181,7 +188,7 @@ class KustoListMembers:
 ESQL_SEPARATOR = "\n"
 
 
-class ESQLListMembers:
+class ESQLListMembers(_ListMemberItems):
     """Mixin of the ES|QL backend: detection items on members of stored lists over ``FIELD_EXTRACT``.
 
     Elastic keeps ``target`` and ``request.ipChain`` as ``flattened`` fields; a key of one holds the
@@ -250,11 +257,3 @@ class ESQLListMembers:
             return None
         joined = f"MV_CONCAT({values}, {string_literal(ESQL_SEPARATOR)})"
         return f"{f'TO_LOWER({joined})' if caseless else joined} LIKE {like_pattern(value, caseless)}"
-
-    def decide_convert_condition_as_in_expression(
-        self, cond: ConditionOR | ConditionAND, state: ConversionState
-    ) -> bool:
-        return (
-            super().decide_convert_condition_as_in_expression(cond, state)
-            and self.member_of(cond.args[0].field) is None
-        )
